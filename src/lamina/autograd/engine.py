@@ -1,0 +1,160 @@
+"""Backpropagation: walk the graph in reverse topological order, iteratively.
+
+The walk never recurses (a chain of 100,000 ops works), accumulates the
+gradients that reach one node from several paths before running it, frees each
+node's saved arrays once it has run (unless ``retain_graph``), runs tensor
+hooks, and accumulates into the ``.grad`` of leaves.
+"""
+
+from lamina.autograd.grad_mode import no_grad, state
+
+
+def _collect(roots):
+    """Count, for every node reachable from ``roots``, how many edges lead into it."""
+    deps = {}
+    stack = list(roots)
+    seen = set(map(id, roots))
+    while stack:
+        node = stack.pop()
+        for e in node.next_edges:
+            if e is None or e[1] is None:
+                continue
+            nxt = e[0]
+            deps[nxt] = deps.get(nxt, 0) + 1
+            if id(nxt) not in seen:
+                seen.add(id(nxt))
+                stack.append(nxt)
+    return deps
+
+
+def _accumulate_leaf(t, g, owned):
+    from lamina.tensor import Tensor
+
+    if t._hooks:
+        for h in t._hooks:
+            r = h(Tensor._make(g, False, None, 0))
+            if r is not None:
+                g = r._data
+    if g.dtype != t._data.dtype:
+        g = g.astype(t._data.dtype)
+    if g.shape != t._data.shape:
+        g = g.reshape(t._data.shape) if g.size == t._data.size else t._data.__array_namespace__().broadcast_to(
+            g, t._data.shape).copy()
+    if t.grad is None:
+        if id(g) in owned or not g.flags.owndata or not g.flags.writeable:
+            g = g.copy()
+        owned.add(id(g))
+        t.grad = Tensor._make(g, False, None, 0)
+    else:
+        tg = t.grad._data
+        tg += g
+
+
+def run_backward(roots, root_grads, retain_graph, capture=None, accumulate=True):
+    """Backpropagate ``root_grads`` from the root tensors.
+
+    ``capture`` maps a key (``id(leaf)`` or ``(id(node), output_nr)``) to a slot; the gradients reaching those
+    keys are returned in a list instead of (or besides) being accumulated into leaves.
+    """
+    from lamina.tensor import Tensor
+
+    captured = [None] * (len(capture) if capture else 0)
+    owned = set(id(g) for g in root_grads)
+    buffers = {}  # node -> list of gradient arrays, one per output
+    start_nodes = []
+    with no_grad():
+        for t, g in zip(roots, root_grads):
+            if t.grad_fn is None:
+                if capture and id(t) in capture:
+                    captured[capture[id(t)]] = g
+                elif accumulate and t.requires_grad:
+                    _accumulate_leaf(t, g, owned)
+                continue
+            node = t.grad_fn
+            buf = buffers.get(node)
+            if buf is None:
+                buf = buffers[node] = [None] * len(node._out_meta)
+                start_nodes.append(node)
+            nr = t._output_nr
+            buf[nr] = g if buf[nr] is None else buf[nr] + g
+        deps = _collect(start_nodes)
+        ready = [n for n in start_nodes if deps.get(n, 0) == 0]
+        anomaly = state.anomaly
+        while ready:
+            node = ready.pop()
+            grads = buffers.pop(node)
+            xp = node.xp
+            if node._tensor_hooks:
+                for nr, hooks in node._tensor_hooks.items():
+                    if grads[nr] is None:
+                        continue
+                    for h in hooks:
+                        r = h(Tensor._make(grads[nr], False, None, 0))
+                        if r is not None:
+                            grads[nr] = r._data
+            if capture:
+                for nr, g in enumerate(grads):
+                    slot = capture.get((id(node), nr))
+                    if slot is not None:
+                        captured[slot] = g
+            if node.materialize_grads:
+                for i, g in enumerate(grads):
+                    if g is None:
+                        shape, dtype = node._out_meta[i]
+                        grads[i] = xp.zeros(shape, dtype=dtype)
+            fn = node._fn
+            if node._freed:
+                node.saved_tensors  # noqa: B018 - raises the "backward a second time" error
+            try:
+                if fn._raw:
+                    result = fn.backward(node, *grads)
+                else:
+                    tg = [None if g is None else Tensor._make(g, False, None, 0) for g in grads]
+                    result = fn.backward(node, *tg)
+            except Exception as e:
+                if anomaly and node._stack:
+                    from lamina.autograd.anomaly import report_backward_error
+
+                    report_backward_error(node, e)
+                raise
+            if not isinstance(result, tuple):
+                result = (result,)
+            if not fn._raw:
+                result = tuple(r._data if isinstance(r, Tensor) else r for r in result)
+            edges = node.next_edges
+            if len(result) < len(edges):
+                raise RuntimeError(
+                    f"function {node.name()} returned an incorrect number of gradients "
+                    f"(expected {len(edges)}, got {len(result)})")
+            if anomaly:
+                from lamina.autograd.anomaly import check_backward
+
+                check_backward(node, result)
+            if node._hooks:
+                for h in node._hooks:
+                    h(result, grads)
+            if not retain_graph:
+                node._saved = ()
+                node._freed = True
+            for e, g in zip(edges, result):
+                if e is None or g is None:
+                    continue
+                target, nr = e
+                if nr is None:  # a leaf
+                    if capture:
+                        slot = capture.get(id(target))
+                        if slot is not None:
+                            captured[slot] = g if captured[slot] is None else captured[slot] + g
+                            continue
+                    if accumulate:
+                        _accumulate_leaf(target, g, owned)
+                    continue
+                buf = buffers.get(target)
+                if buf is None:
+                    buf = buffers[target] = [None] * len(target._out_meta)
+                buf[nr] = g if buf[nr] is None else buf[nr] + g
+                d = deps[target] - 1
+                deps[target] = d
+                if d == 0:
+                    ready.append(target)
+    return captured

@@ -1,0 +1,201 @@
+"""How an op records itself in the graph.
+
+``ArrayFunction`` is the base of every built-in op: ``forward(ctx, *args)``
+receives the inputs' arrays (NumPy or CuPy) and returns an array (or a tuple
+of arrays); ``backward(ctx, *grads)`` receives one gradient array per output
+and returns one gradient per forward argument (None where there is none).
+
+``Function`` is the public base for user-defined ops, with PyTorch's
+semantics: forward and backward receive and return Tensors.
+
+The ``ctx`` object is the graph node (what ``tensor.grad_fn`` returns).
+"""
+
+import traceback
+
+from lamina.autograd.grad_mode import no_grad, state
+from lamina.backend.xp import get_xp
+
+
+class Context:
+    """A node of the autograd graph: the ctx of one op application.
+
+    ``next_functions`` pairs each forward argument with what its gradient flows
+    to: ``(node, output_nr)`` for a non-leaf tensor, ``(tensor, None)`` for a
+    leaf that requires grad, and None otherwise.
+    """
+
+    __slots__ = (
+        "_fn", "xp", "_saved", "next_edges", "needs_input_grad", "_out_meta", "_tensor_hooks",
+        "_hooks", "_stack", "_freed", "_non_diff", "materialize_grads", "__dict__", "__weakref__",
+    )
+
+    def __init__(self, fn, xp):
+        self._fn = fn
+        self.xp = xp
+        self._saved = ()
+        self.next_edges = ()
+        self.needs_input_grad = ()
+        self._out_meta = None
+        self._tensor_hooks = None
+        self._hooks = None
+        self._stack = None
+        self._freed = False
+        self._non_diff = None
+        self.materialize_grads = True
+
+    def save_for_backward(self, *values):
+        self._saved = values
+
+    @property
+    def saved_tensors(self):
+        if self._freed:
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time (or directly access saved tensors after they "
+                f"have already been freed) in {self.name()}. Specify retain_graph=True if you need to backward "
+                f"through the graph a second time.")
+        return self._saved
+
+    def mark_non_differentiable(self, *outputs):
+        self._non_diff = {id(o) for o in outputs}
+
+    def set_materialize_grads(self, value):
+        self.materialize_grads = bool(value)
+
+    def name(self):
+        return f"{self._fn.__name__}Backward"
+
+    @property
+    def next_functions(self):
+        return tuple(e if e is None or e[1] is not None else ("AccumulateGrad", e[0]) for e in self.next_edges)
+
+    def register_hook(self, hook):
+        """``hook(grad_inputs, grad_outputs)`` runs after this node's backward."""
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return _RemovableHandle(self._hooks, hook)
+
+    def _add_tensor_hook(self, output_nr, hook):
+        if self._tensor_hooks is None:
+            self._tensor_hooks = {}
+        lst = self._tensor_hooks.setdefault(output_nr, [])
+        lst.append(hook)
+        return _RemovableHandle(lst, hook)
+
+    def __repr__(self):
+        return f"<{self.name()} object>"
+
+
+class _RemovableHandle:
+    __slots__ = ("_list", "_item")
+
+    def __init__(self, lst, item):
+        self._list, self._item = lst, item
+
+    def remove(self):
+        try:
+            self._list.remove(self._item)
+        except ValueError:
+            pass
+
+
+def _edges(args):
+    from lamina.tensor import Tensor
+
+    edges = []
+    for a in args:
+        if isinstance(a, Tensor) and a.requires_grad:
+            fn = a.grad_fn
+            edges.append((a, None) if fn is None else (fn, a._output_nr))
+        else:
+            edges.append(None)
+    return tuple(edges)
+
+
+class ArrayFunction:
+    """Base of the built-in ops: forward/backward on raw arrays, one class per op."""
+
+    _raw = True
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("subclasses of Function must implement forward")
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError("subclasses of Function must implement backward")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from lamina.tensor import Tensor
+
+        record = False
+        xp = None
+        raw = []
+        for a in args:
+            if isinstance(a, Tensor):
+                if xp is None:
+                    xp = get_xp(a._data)
+                if a.requires_grad:
+                    record = True
+                raw.append(a._data if cls._raw else a.detach())
+            else:
+                raw.append(a)
+        record = record and state.enabled
+        ctx = Context(cls, xp if xp is not None else _numpy())
+        if cls._raw:
+            out = cls.forward(ctx, *raw, **kwargs)
+        else:
+            with no_grad():
+                out = cls.forward(ctx, *raw, **kwargs)
+        if state.anomaly:
+            from lamina.autograd.anomaly import check_forward
+
+            check_forward(cls, out)
+        single = not isinstance(out, tuple)
+        outs = (out,) if single else out
+        if record:
+            ctx.next_edges = _edges(args)
+            ctx.needs_input_grad = tuple(e is not None for e in ctx.next_edges)
+            if state.anomaly:
+                ctx._stack = traceback.format_stack()[:-2]
+        results = []
+        meta = []
+        non_diff = ctx._non_diff
+        for i, o in enumerate(outs):
+            arr = o._data if isinstance(o, Tensor) else o
+            differentiable = record and arr.dtype.kind == "f" and (non_diff is None or id(o) not in non_diff)
+            t = Tensor._make(arr, differentiable, ctx if differentiable else None, i)
+            results.append(t)
+            meta.append((arr.shape, arr.dtype))
+        if record:
+            ctx._out_meta = meta
+        return results[0] if single else tuple(results)
+
+
+class Function(ArrayFunction):
+    """Base class for user-defined differentiable ops, with PyTorch's semantics.
+
+    Subclass it with static ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)`` that take and return
+    Tensors, and call ``MyOp.apply(...)``.
+
+    Example:
+        >>> class Square(lamina.autograd.Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x):
+        ...         ctx.save_for_backward(x)
+        ...         return x * x
+        ...     @staticmethod
+        ...     def backward(ctx, grad):
+        ...         (x,) = ctx.saved_tensors
+        ...         return 2 * x * grad
+    """
+
+    _raw = False
+
+
+def _numpy():
+    from lamina.backend.xp import numpy_module
+
+    return numpy_module

@@ -1,0 +1,3 @@
+"""Functional activation (being written)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Functional attention (being written)."""
+
+__all__ = []

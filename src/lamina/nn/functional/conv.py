@@ -1,0 +1,3 @@
+"""Functional conv (being written)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Functional dropout (being written)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Functional embedding (being written)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Functional linear (being written)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Functional loss (being written)."""
+
+__all__ = []

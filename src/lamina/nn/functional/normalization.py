@@ -1,0 +1,3 @@
+"""Functional normalization (being written)."""
+
+__all__ = []

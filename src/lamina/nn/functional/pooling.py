@@ -1,0 +1,3 @@
+"""Functional pooling (being written)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Functional rnn (being written)."""
+
+__all__ = []

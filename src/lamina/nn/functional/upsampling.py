@@ -1,0 +1,3 @@
+"""Functional upsampling (being written)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""activation layers (being written)."""
+
+__all__ = []

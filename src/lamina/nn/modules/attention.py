@@ -1,0 +1,3 @@
+"""attention layers (being written)."""
+
+__all__ = []

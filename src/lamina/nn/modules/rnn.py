@@ -1,0 +1,3 @@
+"""rnn layers (being written)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""transformer layers (being written)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""upsampling layers (being written)."""
+
+__all__ = []

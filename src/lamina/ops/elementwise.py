@@ -1,0 +1,535 @@
+"""Element-wise ops: arithmetic, powers, exponentials, trigonometry, clamping, selection.
+
+Binary ops follow NumPy broadcasting and PyTorch's type promotion (see
+``coerce``); their backward reduces each gradient back to its input's shape
+with the shared ``unbroadcast`` helper.
+"""
+
+import math
+
+from lamina.autograd.function import ArrayFunction as Function
+from lamina.backend.dtypes import get_default_dtype
+from lamina.ops._util import quiet, result_dtype, unbroadcast
+
+# --------------------------------------------------------------------------- type promotion
+
+
+def _tensor_cls():
+    from lamina.tensor import Tensor
+
+    return Tensor
+
+
+def coerce(a, b, op):
+    """Bring two operands (Tensors or Python/NumPy scalars) to the dtypes PyTorch would compute in."""
+    Tensor = _tensor_cls()
+    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    if ta and tb:
+        da, db = a._data.dtype, b._data.dtype
+        if da != db:
+            target = result_dtype(a._data, b._data)
+            if da != target:
+                a = a.to(target)
+            if db != target:
+                b = b.to(target)
+        return a, b
+    if not ta and not tb:
+        raise TypeError(f"{op}: expected at least one Tensor operand")
+    t, s = (a, b) if ta else (b, a)
+    kind = t._data.dtype.kind
+    if isinstance(s, bool):
+        pass
+    elif isinstance(s, int):
+        if kind == "b":
+            t = t.to(_int64())
+    elif isinstance(s, float):
+        if kind != "f":
+            t = t.to(get_default_dtype())
+    else:
+        s = _as_tensor_operand(s, t, op)
+        return coerce(t, s, op) if ta else coerce(s, t, op)
+    return (t, s) if ta else (s, t)
+
+
+def _int64():
+    from lamina.backend.dtypes import int64
+
+    return int64
+
+
+def _as_tensor_operand(s, like, op):
+    Tensor = _tensor_cls()
+    xp = like.xp
+    if hasattr(s, "dtype") and getattr(s, "ndim", None) == 0:  # a NumPy scalar acts like a Python scalar
+        v = s.item()
+        return float(v) if isinstance(v, float) else v
+    try:
+        arr = xp.asarray(s)
+    except Exception:
+        raise TypeError(f"{op}: unsupported operand type {type(s).__name__}") from None
+    if arr.dtype.kind == "f" and not hasattr(s, "dtype"):
+        arr = arr.astype(get_default_dtype().np)
+    return Tensor._make(arr, False, None, 0)
+
+
+def _shape_error(op, a, b):
+    sa, sb = tuple(getattr(a, "shape", ())), tuple(getattr(b, "shape", ()))
+    n = max(len(sa), len(sb))
+    pa, pb = (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
+    for i in range(n - 1, -1, -1):
+        if pa[i] != pb[i] and pa[i] != 1 and pb[i] != 1:
+            return RuntimeError(
+                f"{op}: the size of tensor a ({pa[i]}) must match the size of tensor b ({pb[i]}) at non-singleton "
+                f"dimension {i} (shapes {sa} and {sb})")
+    return RuntimeError(f"{op}: shapes {sa} and {sb} cannot be broadcast")
+
+
+def binary(cls, a, b, op):
+    a, b = coerce(a, b, op)
+    try:
+        return cls.apply(a, b)
+    except ValueError as e:
+        if "broadcast" in str(e):
+            raise _shape_error(op, a, b) from None
+        raise
+
+
+def _shape(x):
+    return getattr(x, "shape", ())
+
+
+# --------------------------------------------------------------------------- arithmetic
+
+
+class Add(Function):
+    """z = a + b"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (_shape(a), _shape(b))
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        sa, sb = ctx.shapes
+        return unbroadcast(g, sa), unbroadcast(g, sb)
+
+
+class Sub(Function):
+    """z = a - b"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (_shape(a), _shape(b))
+        return a - b
+
+    @staticmethod
+    def backward(ctx, g):
+        sa, sb = ctx.shapes
+        return unbroadcast(g, sa), (unbroadcast(-g, sb) if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    """z = a * b;  dz/da = b, dz/db = a"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        ga = unbroadcast(g * b, _shape(a)) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(g * a, _shape(b)) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Div(Function):
+    """z = a / b;  dz/da = 1/b, dz/db = -a/b**2"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        out = a / b
+        if out.dtype.kind == "f" and getattr(a, "dtype", out.dtype).kind != "f" and \
+                getattr(b, "dtype", out.dtype).kind != "f":
+            out = out.astype(get_default_dtype().np)  # integer / integer is true division in the default dtype
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        gb_ = g / b
+        ga = unbroadcast(gb_, _shape(a)) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(-gb_ * a / b, _shape(b)) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Pow(Function):
+    """z = a ** b for two tensors;  dz/da = b a**(b-1),  dz/db = z log(a) (0 where a == 0 and b >= 0)"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = ctx.xp.power(a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        xp = ctx.xp
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = unbroadcast(g * b * xp.power(a, b - 1), _shape(a))
+        if ctx.needs_input_grad[1]:
+            with quiet(xp):
+                t = out * xp.log(a)
+            t = xp.where((a == 0) & (b >= 0), 0, t)
+            gb = unbroadcast(g * t, _shape(b))
+        return ga, gb
+
+
+class PowScalar(Function):
+    """y = x ** p for a Python number p;  dy/dx = p x**(p-1)"""
+
+    @staticmethod
+    def forward(ctx, x, p):
+        ctx.save_for_backward(x)
+        ctx.p = p
+        if p == 2:
+            return x * x
+        if p == 0.5:
+            return ctx.xp.sqrt(x)
+        return ctx.xp.power(x, p)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        p = ctx.p
+        if p == 0:
+            return g * 0, None
+        if p == 2:
+            return g * (2 * x), None
+        return g * (p * ctx.xp.power(x, p - 1)), None
+
+
+class RPowScalar(Function):
+    """y = c ** x for a Python number c;  dy/dx = y log(c)"""
+
+    @staticmethod
+    def forward(ctx, x, c):
+        out = ctx.xp.power(c, x)
+        if out.dtype != x.dtype and x.dtype.kind == "f":
+            out = out.astype(x.dtype)
+        ctx.save_for_backward(out)
+        ctx.logc = math.log(c) if c > 0 else (float("-inf") if c == 0 else float("nan"))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * out * ctx.logc, None
+
+
+# --------------------------------------------------------------------------- unary math
+
+
+class Exp(Function):
+    """y = exp(x);  dy/dx = y"""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = ctx.xp.exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y
+
+
+class Log(Function):
+    """y = log(x);  dy/dx = 1/x"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with quiet(ctx.xp):
+            return ctx.xp.log(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        with quiet(ctx.xp):
+            return g / x
+
+
+class Log1p(Function):
+    """y = log(1 + x);  dy/dx = 1/(1 + x)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with quiet(ctx.xp):
+            return ctx.xp.log1p(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        with quiet(ctx.xp):
+            return g / (1 + x)
+
+
+class Sqrt(Function):
+    """y = sqrt(x);  dy/dx = 1/(2y)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        with quiet(ctx.xp):
+            y = ctx.xp.sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        with quiet(ctx.xp):
+            return g / (2 * y)
+
+
+class Rsqrt(Function):
+    """y = 1/sqrt(x);  dy/dx = -y**3 / 2"""
+
+    @staticmethod
+    def forward(ctx, x):
+        with quiet(ctx.xp):
+            y = 1 / ctx.xp.sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (-0.5 * y * y * y)
+
+
+class Abs(Function):
+    """y = |x|;  dy/dx = sign(x)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return ctx.xp.abs(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * ctx.xp.sign(x)
+
+
+class Sign(Function):
+    """y = sign(x);  the gradient is zero everywhere"""
+
+    @staticmethod
+    def forward(ctx, x):
+        return ctx.xp.sign(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return ctx.xp.sin(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * ctx.xp.cos(x)
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return ctx.xp.cos(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return -g * ctx.xp.sin(x)
+
+
+class Tanh(Function):
+    """y = tanh(x);  dy/dx = 1 - y**2"""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = ctx.xp.tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (1 - y * y)
+
+
+def sigmoid_array(xp, x):
+    """A numerically stable logistic function on a whole array: exp never overflows."""
+    e = xp.exp(-xp.abs(x))
+    d = 1 + e
+    return xp.where(x >= 0, 1 / d, e / d).astype(x.dtype, copy=False)
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + exp(-x));  dy/dx = y (1 - y)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = sigmoid_array(ctx.xp, x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y * (1 - y)
+
+
+class Relu(Function):
+    """y = max(x, 0);  dy/dx = 1 where x > 0"""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = ctx.xp.maximum(x, 0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (y > 0)
+
+
+class Clamp(Function):
+    """y = min(max(x, lo), hi);  dy/dx = 1 where lo <= x <= hi"""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x)
+        ctx.bounds = (lo, hi)
+        return ctx.xp.clip(x, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        lo, hi = ctx.bounds
+        mask = None
+        if lo is not None:
+            mask = x >= lo
+        if hi is not None:
+            mask = (x <= hi) if mask is None else (mask & (x <= hi))
+        return (g * mask if mask is not None else g), None, None
+
+
+class _MinMax(Function):
+    """Element-wise maximum/minimum; ties send half the gradient to each input, as PyTorch does."""
+
+    _take_a = None
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return cls._op(ctx.xp, a, b)
+
+    @classmethod
+    def backward(cls, ctx, g):
+        a, b = ctx.saved_tensors
+        xp = ctx.xp
+        wins_a = cls._wins(a, b)
+        tie = a == b
+        half = g * 0.5
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = unbroadcast(xp.where(tie, half, xp.where(wins_a, g, 0)).astype(g.dtype, copy=False), _shape(a))
+        if ctx.needs_input_grad[1]:
+            gb = unbroadcast(xp.where(tie, half, xp.where(wins_a, 0, g)).astype(g.dtype, copy=False), _shape(b))
+        return ga, gb
+
+
+class Maximum(_MinMax):
+    @staticmethod
+    def _op(xp, a, b):
+        return xp.maximum(a, b)
+
+    @staticmethod
+    def _wins(a, b):
+        return a > b
+
+
+class Minimum(_MinMax):
+    @staticmethod
+    def _op(xp, a, b):
+        return xp.minimum(a, b)
+
+    @staticmethod
+    def _wins(a, b):
+        return a < b
+
+
+class Where(Function):
+    """z = a where cond else b"""
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.save_for_backward(cond)
+        ctx.shapes = (_shape(a), _shape(b))
+        return ctx.xp.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        (cond,) = ctx.saved_tensors
+        xp = ctx.xp
+        sa, sb = ctx.shapes
+        ga = unbroadcast(xp.where(cond, g, 0).astype(g.dtype, copy=False), sa) if ctx.needs_input_grad[1] else None
+        gb = unbroadcast(xp.where(cond, 0, g).astype(g.dtype, copy=False), sb) if ctx.needs_input_grad[2] else None
+        return None, ga, gb
+
+
+class Cast(Function):
+    """y = x converted to another dtype; the gradient is converted back."""
+
+    @staticmethod
+    def forward(ctx, x, np_dtype):
+        ctx.src = x.dtype
+        return x.astype(np_dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.astype(ctx.src) if ctx.src.kind == "f" else None, None
+
+
+class Clone(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g

@@ -1,0 +1,911 @@
+"""The public functional form of every core op (``lamina.exp(x)``, ``lamina.matmul(a, b)``...).
+
+Tensor methods and operators are these same functions, bound in ``tensor.py``.
+Each validates its arguments with an error naming the op and the shapes, then
+applies the op's Function.
+"""
+
+import builtins
+import collections
+
+from lamina.autograd.grad_mode import state
+from lamina.backend.dtypes import to_numpy_dtype
+from lamina.ops import activation as A
+from lamina.ops import elementwise as E
+from lamina.ops import indexing as I
+from lamina.ops import linalg as L
+from lamina.ops import reduction as R
+from lamina.ops import shape as S
+from lamina.ops._util import norm_dim, norm_dims, result_dtype
+
+_max_values = collections.namedtuple("max", ["values", "indices"])
+_min_values = collections.namedtuple("min", ["values", "indices"])
+
+
+def _Tensor():
+    from lamina.tensor import Tensor
+
+    return Tensor
+
+
+def _t(x, op="op"):
+    Tensor = _Tensor()
+    if isinstance(x, Tensor):
+        return x
+    from lamina.creation import tensor
+
+    try:
+        return tensor(x)
+    except Exception:
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}") from None
+
+
+def _const(arr):
+    return _Tensor()._make(arr, False, None, 0)
+
+
+# --------------------------------------------------------------------------- arithmetic
+
+def add(input, other, *, alpha=1):
+    if alpha != 1:
+        other = mul(other, alpha) if isinstance(other, _Tensor()) else other * alpha
+    return E.binary(E.Add, input, other, "add")
+
+
+def sub(input, other, *, alpha=1):
+    if alpha != 1:
+        other = mul(other, alpha) if isinstance(other, _Tensor()) else other * alpha
+    return E.binary(E.Sub, input, other, "sub")
+
+
+def mul(input, other):
+    return E.binary(E.Mul, input, other, "mul")
+
+
+def div(input, other, *, rounding_mode=None):
+    if rounding_mode is None:
+        return E.binary(E.Div, input, other, "div")
+    a, b = E.coerce(input, other, "div")
+    av = a._data if isinstance(a, _Tensor()) else a
+    bv = b._data if isinstance(b, _Tensor()) else b
+    xp = (a if isinstance(a, _Tensor()) else b).xp
+    with _quiet(xp):
+        if rounding_mode == "floor":
+            out = xp.floor_divide(av, bv)
+        elif rounding_mode == "trunc":
+            out = xp.trunc(xp.true_divide(av, bv))
+            if xp.asarray(av).dtype.kind in "iu" and xp.asarray(bv).dtype.kind in "iu":
+                out = out.astype(xp.result_type(av, bv))
+        else:
+            raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                             f"'{rounding_mode}'")
+    return _const(xp.asarray(out))
+
+
+def true_divide(input, other):
+    return div(input, other)
+
+
+def neg(input):
+    return E.Neg.apply(_t(input, "neg"))
+
+
+def pow(input, exponent):  # noqa: A001 - PyTorch's name
+    Tensor = _Tensor()
+    if isinstance(exponent, Tensor):
+        if isinstance(input, (int, float)) and not isinstance(input, bool):
+            e = exponent
+            if isinstance(input, float) and e._data.dtype.kind != "f":
+                e = e.to(_default_float())
+            return E.RPowScalar.apply(e, input)
+        return E.binary(E.Pow, input, exponent, "pow")
+    x = _t(input, "pow")
+    if isinstance(exponent, float) and x._data.dtype.kind != "f":
+        x = x.to(_default_float())
+    if isinstance(exponent, (int, float)) and not isinstance(exponent, bool):
+        return E.PowScalar.apply(x, exponent)
+    return E.binary(E.Pow, x, exponent, "pow")
+
+
+def _default_float():
+    from lamina.backend.dtypes import get_default_dtype
+
+    return get_default_dtype()
+
+
+def _float_input(x, op):
+    x = _t(x, op)
+    if x._data.dtype.kind != "f":
+        x = x.to(_default_float())
+    return x
+
+
+def _unary(cls, op):
+    def fn(input):
+        return cls.apply(_float_input(input, op))
+
+    fn.__name__ = op
+    fn.__doc__ = cls.__doc__
+    return fn
+
+
+exp = _unary(E.Exp, "exp")
+log = _unary(E.Log, "log")
+log1p = _unary(E.Log1p, "log1p")
+sqrt = _unary(E.Sqrt, "sqrt")
+rsqrt = _unary(E.Rsqrt, "rsqrt")
+sin = _unary(E.Sin, "sin")
+cos = _unary(E.Cos, "cos")
+tanh = _unary(E.Tanh, "tanh")
+sigmoid = _unary(E.Sigmoid, "sigmoid")
+
+
+def abs(input):  # noqa: A001
+    return E.Abs.apply(_t(input, "abs"))
+
+
+def sign(input):
+    return E.Sign.apply(_t(input, "sign"))
+
+
+def relu(input):
+    return E.Relu.apply(_t(input, "relu"))
+
+
+def clamp(input, min=None, max=None):  # noqa: A002
+    x = _t(input, "clamp")
+    Tensor = _Tensor()
+    if min is None and max is None:
+        raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = x
+        if min is not None:
+            out = maximum(out, min)
+        if max is not None:
+            out = minimum(out, max)
+        return out
+    if x._data.dtype.kind != "f" and any(isinstance(v, float) for v in (min, max)):
+        x = x.to(_default_float())
+    return E.Clamp.apply(x, min, max)
+
+
+clip = clamp
+
+
+def maximum(input, other):
+    return E.binary(E.Maximum, input, other, "maximum")
+
+
+def minimum(input, other):
+    return E.binary(E.Minimum, input, other, "minimum")
+
+
+def where(condition, input=None, other=None):
+    Tensor = _Tensor()
+    cond = _t(condition, "where")
+    if input is None and other is None:
+        return tuple(_const(i.astype("int64")) for i in cond.xp.nonzero(cond._data))
+    if cond._data.dtype.kind != "b":
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
+                           f"{cond.dtype}")
+    a, b = input, other
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = _t(a, "where")
+    a, b = E.coerce(a, b, "where")
+    if not isinstance(b, Tensor):
+        b = _const(a.xp.asarray(b, dtype=a._data.dtype))
+    if not isinstance(a, Tensor):
+        a = _const(b.xp.asarray(a, dtype=b._data.dtype))
+    try:
+        return E.Where.apply(cond, a, b)
+    except ValueError:
+        raise RuntimeError(f"where: shapes {tuple(cond.shape)}, {tuple(a.shape)} and {tuple(b.shape)} cannot be "
+                           f"broadcast together") from None
+
+
+# --------------------------------------------------------------------------- comparisons and logic (no gradient)
+
+def _compare(name, ufunc_name):
+    def fn(input, other):
+        a = _t(input, name)
+        xp = a.xp
+        b = other._data if isinstance(other, _Tensor()) else other
+        try:
+            return _const(getattr(xp, ufunc_name)(a._data, b))
+        except ValueError:
+            raise E._shape_error(name, a, other) from None
+
+    fn.__name__ = name
+    return fn
+
+
+eq = _compare("eq", "equal")
+ne = _compare("ne", "not_equal")
+lt = _compare("lt", "less")
+le = _compare("le", "less_equal")
+gt = _compare("gt", "greater")
+ge = _compare("ge", "greater_equal")
+logical_and = _compare("logical_and", "logical_and")
+logical_or = _compare("logical_or", "logical_or")
+logical_xor = _compare("logical_xor", "logical_xor")
+greater, less, greater_equal, less_equal, not_equal = gt, lt, ge, le, ne
+
+
+def logical_not(input):
+    return _const(input.xp.logical_not(input._data))
+
+
+def isnan(input):
+    return _const(input.xp.isnan(input._data))
+
+
+def isinf(input):
+    return _const(input.xp.isinf(input._data))
+
+
+def isfinite(input):
+    return _const(input.xp.isfinite(input._data))
+
+
+def equal(input, other):
+    """True when both tensors have the same shape and elements."""
+    return input.shape == other.shape and builtins.bool((input._data == other._data).all())
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return builtins.bool(input.xp.allclose(input._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return _const(input.xp.isclose(input._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+# --------------------------------------------------------------------------- reductions
+
+def _np_dtype_or_none(dtype):
+    return to_numpy_dtype(dtype) if dtype is not None else None
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A001
+    x = _t(input, "sum")
+    axes = norm_dims(dim, x.ndim, "sum")
+    npd = _np_dtype_or_none(dtype)
+    if npd is None and x._data.dtype.kind in "bui":
+        npd = x.xp.int64  # integer sums accumulate in int64, as in PyTorch
+    return R.Sum.apply(x, axes, keepdim, npd)
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    x = _t(input, "mean")
+    if dtype is None and x._data.dtype.kind != "f":
+        raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
+                           f"complex dtype. Got: {x.dtype.name.capitalize()}")
+    if dtype is not None:
+        x = x.to(dtype)
+    return R.Mean.apply(x, norm_dims(dim, x.ndim, "mean"), keepdim, None)
+
+
+def var(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
+    x = _float_input(input, "var")
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    return R.Var.apply(x, norm_dims(dim, x.ndim, "var"), keepdim, correction)
+
+
+def std(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
+    return sqrt(var(input, dim, correction=correction, keepdim=keepdim, unbiased=unbiased))
+
+
+def var_mean(input, dim=None, *, correction=1, keepdim=False):
+    return var(input, dim, correction=correction, keepdim=keepdim), mean(input, dim, keepdim=keepdim)
+
+
+def std_mean(input, dim=None, *, correction=1, keepdim=False):
+    return std(input, dim, correction=correction, keepdim=keepdim), mean(input, dim, keepdim=keepdim)
+
+
+def _check_nonempty(x, axes, op):
+    for a in axes:
+        if x.shape[a] == 0:
+            raise IndexError(f"{op}(): Expected reduction dim {a} to have non-zero size, got shape {tuple(x.shape)}")
+    if not axes and x.numel() == 0:
+        raise RuntimeError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0.")
+
+
+def amax(input, dim=(), keepdim=False):
+    x = _t(input, "amax")
+    axes = norm_dims(None if dim == () else dim, x.ndim, "amax")
+    _check_nonempty(x, axes, "amax")
+    return R.Amax.apply(x, axes, keepdim)
+
+
+def amin(input, dim=(), keepdim=False):
+    x = _t(input, "amin")
+    axes = norm_dims(None if dim == () else dim, x.ndim, "amin")
+    _check_nonempty(x, axes, "amin")
+    return R.Amin.apply(x, axes, keepdim)
+
+
+def max(input, dim=None, keepdim=False):  # noqa: A001
+    """max(x): the largest element; max(x, dim): (values, indices); max(x, other): element-wise maximum."""
+    x = _t(input, "max")
+    if isinstance(dim, _Tensor()):
+        return maximum(x, dim)
+    if dim is None:
+        _check_nonempty(x, tuple(range(x.ndim)), "max")
+        return R.Amax.apply(x, tuple(range(x.ndim)), False)
+    d = norm_dim(dim, x.ndim, "max")
+    if x.ndim == 0:
+        return _max_values(x.clone(), _const(x.xp.zeros((), dtype="int64")))
+    _check_nonempty(x, (d,), "max")
+    return _max_values(*R.MaxDim.apply(x, d, keepdim))
+
+
+def min(input, dim=None, keepdim=False):  # noqa: A001
+    x = _t(input, "min")
+    if isinstance(dim, _Tensor()):
+        return minimum(x, dim)
+    if dim is None:
+        _check_nonempty(x, tuple(range(x.ndim)), "min")
+        return R.Amin.apply(x, tuple(range(x.ndim)), False)
+    d = norm_dim(dim, x.ndim, "min")
+    if x.ndim == 0:
+        return _min_values(x.clone(), _const(x.xp.zeros((), dtype="int64")))
+    _check_nonempty(x, (d,), "min")
+    return _min_values(*R.MinDim.apply(x, d, keepdim))
+
+
+def _arg(fname):
+    def fn(input, dim=None, keepdim=False):
+        x = _t(input, fname)
+        xp = x.xp
+        f = getattr(xp, fname)
+        if dim is None:
+            out = xp.asarray(f(x._data.reshape(-1)))
+            if keepdim:
+                out = out.reshape([1] * x.ndim)
+        else:
+            d = norm_dim(dim, x.ndim, fname)
+            if x.ndim == 0:
+                out = xp.zeros((), dtype="int64")
+            else:
+                out = f(x._data, axis=d, keepdims=keepdim)
+        return _const(out.astype("int64", copy=False))
+
+    fn.__name__ = fname
+    return fn
+
+
+argmax = _arg("argmax")
+argmin = _arg("argmin")
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    x = _t(input, "prod")
+    if dtype is not None:
+        x = x.to(dtype)
+    d = None if dim is None else norm_dim(dim, x.ndim, "prod")
+    if d is not None and x.ndim == 0:
+        d = None
+    return R.Prod.apply(x, d, keepdim)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    x = _float_input(input, "norm")
+    if dtype is not None:
+        x = x.to(dtype)
+    if p == "fro" or p is None:
+        p = 2
+    if p == "nuc":
+        raise RuntimeError("norm: the nuclear norm is not supported; use p='fro' or a number")
+    return R.Norm.apply(x, float(p), norm_dims(dim, x.ndim, "norm"), keepdim)
+
+
+def logsumexp(input, dim, keepdim=False):
+    x = _float_input(input, "logsumexp")
+    return R.Logsumexp.apply(x, norm_dims(dim, x.ndim, "logsumexp"), keepdim)
+
+
+def all(input, dim=None, keepdim=False):  # noqa: A001
+    x = _t(input, "all")
+    axes = None if dim is None else norm_dims(dim, x.ndim, "all")
+    return _const(x.xp.asarray(x._data.all(axis=axes, keepdims=keepdim)))
+
+
+def any(input, dim=None, keepdim=False):  # noqa: A001
+    x = _t(input, "any")
+    axes = None if dim is None else norm_dims(dim, x.ndim, "any")
+    return _const(x.xp.asarray(x._data.any(axis=axes, keepdims=keepdim)))
+
+
+def cumsum(input, dim, *, dtype=None):
+    x = _t(input, "cumsum")
+    d = norm_dim(dim, x.ndim, "cumsum")
+    if dtype is not None:
+        x = x.to(dtype)
+    return _CumSum.apply(x, d)
+
+
+class _CumSum(E.Function):
+    """y_i = sum_{j<=i} x_j;  dx = reverse cumulative sum of dy"""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        return ctx.xp.cumsum(x, axis=dim, dtype=x.dtype if x.dtype.kind == "f" else "int64") if x.ndim else x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = ctx.xp
+        if g.ndim == 0:
+            return g, None
+        return xp.flip(xp.cumsum(xp.flip(g, axis=ctx.dim), axis=ctx.dim), axis=ctx.dim), None
+
+
+# --------------------------------------------------------------------------- softmax
+
+def softmax(input, dim=None, dtype=None):
+    x = _float_input(input, "softmax")
+    if dtype is not None:
+        x = x.to(dtype)
+    if dim is None:
+        dim = 0 if x.ndim in (0, 1, 3) else 1  # PyTorch's legacy implicit choice
+    d = norm_dim(dim, x.ndim, "softmax")
+    return A.Softmax.apply(x, d)
+
+
+def log_softmax(input, dim=None, dtype=None):
+    x = _float_input(input, "log_softmax")
+    if dtype is not None:
+        x = x.to(dtype)
+    if dim is None:
+        dim = 0 if x.ndim in (0, 1, 3) else 1
+    d = norm_dim(dim, x.ndim, "log_softmax")
+    return A.LogSoftmax.apply(x, d)
+
+
+# --------------------------------------------------------------------------- linear algebra
+
+def matmul(input, other):
+    a, b = _t(input, "matmul"), _t(other, "matmul")
+    if a._data.dtype != b._data.dtype:
+        a, b = E.coerce(a, b, "matmul")
+    return L.Matmul.apply(a, b)
+
+
+def mm(input, mat2):
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise RuntimeError(f"mm: expected 2-D tensors, got shapes {tuple(input.shape)} and {tuple(mat2.shape)}")
+    return matmul(input, mat2)
+
+
+def bmm(input, mat2):
+    if input.ndim != 3 or mat2.ndim != 3:
+        raise RuntimeError(f"bmm: expected 3-D tensors, got shapes {tuple(input.shape)} and {tuple(mat2.shape)}")
+    if input.shape[0] != mat2.shape[0]:
+        raise RuntimeError(f"bmm: batch sizes differ: {tuple(input.shape)} and {tuple(mat2.shape)}")
+    return matmul(input, mat2)
+
+
+def dot(input, other):
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(f"dot: 1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
+    return matmul(input, other)
+
+
+def outer(input, vec2):
+    return mul(reshape(input, (-1, 1)), reshape(vec2, (1, -1)))
+
+
+# --------------------------------------------------------------------------- shapes
+
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    if len(shape) == 1 and hasattr(shape[0], "__iter__") and not isinstance(shape[0], int):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def _infer_shape(shape, numel, op, src_shape):
+    shape = tuple(int(s) for s in shape)
+    neg = [i for i, s in enumerate(shape) if s == -1]
+    if len(neg) > 1:
+        raise RuntimeError(f"{op}: only one dimension can be inferred, got shape {shape}")
+    known = 1
+    for s in shape:
+        if s != -1:
+            if s < 0:
+                raise RuntimeError(f"{op}: invalid shape dimension {s} in {shape}")
+            known *= s
+    if neg:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"{op}: shape '{list(shape)}' is invalid for input of size {numel} "
+                               f"(input shape {tuple(src_shape)})")
+        shape = tuple(numel // known if s == -1 else s for s in shape)
+    elif known != numel:
+        raise RuntimeError(f"{op}: shape '{list(shape)}' is invalid for input of size {numel} "
+                           f"(input shape {tuple(src_shape)})")
+    return shape
+
+
+def reshape(input, *shape):
+    x = _t(input, "reshape")
+    shape = _infer_shape(_shape_arg(shape), x._data.size, "reshape", x.shape)
+    if shape == x.shape:
+        return S.Reshape.apply(x, shape) if x.requires_grad and state.enabled else _alias(x)
+    return S.Reshape.apply(x, shape)
+
+
+def _alias(x):
+    return _Tensor()._make(x._data, False, None, 0)
+
+
+def view(input, *shape):
+    x = _t(input, "view")
+    if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)) and hasattr(shape[0], "np"):
+        return x.to(shape[0])  # view(dtype) is not a reinterpretation here; PyTorch's bit-cast view is unsupported
+    return S.Reshape.apply(x, _infer_shape(_shape_arg(shape), x._data.size, "view", x.shape))
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    x = _t(input, "flatten")
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    s = norm_dim(start_dim, x.ndim, "flatten")
+    e = norm_dim(end_dim, x.ndim, "flatten")
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if s == e:
+        return x
+    shape = x.shape
+    n = 1
+    for v in shape[s:e + 1]:
+        n *= v
+    return S.Reshape.apply(x, tuple(shape[:s]) + (n,) + tuple(shape[e + 1:]))
+
+
+def unflatten(input, dim, sizes):
+    x = _t(input, "unflatten")
+    d = norm_dim(dim, x.ndim, "unflatten")
+    sizes = _infer_shape(tuple(sizes), x.shape[d], "unflatten", x.shape)
+    return S.Reshape.apply(x, tuple(x.shape[:d]) + sizes + tuple(x.shape[d + 1:]))
+
+
+def squeeze(input, dim=None):
+    x = _t(input, "squeeze")
+    if dim is None:
+        shape = tuple(s for s in x.shape if s != 1)
+    else:
+        dims = norm_dims(dim, x.ndim, "squeeze")
+        shape = tuple(s for i, s in enumerate(x.shape) if not (i in dims and s == 1))
+    return S.Reshape.apply(x, shape)
+
+
+def unsqueeze(input, dim):
+    x = _t(input, "unsqueeze")
+    d = norm_dim(dim, x.ndim + 1, "unsqueeze")
+    shape = list(x.shape)
+    shape.insert(d, 1)
+    return S.Reshape.apply(x, tuple(shape))
+
+
+def transpose(input, dim0, dim1):
+    x = _t(input, "transpose")
+    if x.ndim == 0:
+        return x
+    d0, d1 = norm_dim(dim0, x.ndim, "transpose"), norm_dim(dim1, x.ndim, "transpose")
+    axes = list(range(x.ndim))
+    axes[d0], axes[d1] = axes[d1], axes[d0]
+    return S.Permute.apply(x, tuple(axes))
+
+
+swapaxes = transpose
+
+
+def permute(input, *dims):
+    x = _t(input, "permute")
+    dims = _shape_arg(dims)
+    if len(dims) != x.ndim:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the length "
+                           f"of the desired ordering of dimensions i.e. input.dim() = {x.ndim} is not equal to "
+                           f"len(dims) = {len(dims)}".replace("(sparse_coo)", ""))
+    axes = tuple(norm_dim(d, x.ndim, "permute") for d in dims)
+    if len(set(axes)) != len(axes):
+        raise RuntimeError(f"permute: repeated dim in {dims}")
+    return S.Permute.apply(x, axes)
+
+
+def t(input):
+    x = _t(input, "t")
+    if x.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
+    return transpose(x, 0, 1) if x.ndim == 2 else x
+
+
+def expand(input, *sizes):
+    x = _t(input, "expand")
+    sizes = _shape_arg(sizes)
+    if len(sizes) < x.ndim:
+        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to the "
+                           f"number of dimensions in the tensor ({x.ndim})")
+    lead = len(sizes) - x.ndim
+    shape = []
+    for i, s in enumerate(sizes):
+        if s == -1:
+            if i < lead:
+                raise RuntimeError(f"expand: -1 is not allowed in a leading, non-existing dimension {i}")
+            s = x.shape[i - lead]
+        elif i >= lead and x.shape[i - lead] not in (1, s):
+            raise RuntimeError(f"expand: the expanded size of the tensor ({s}) must match the existing size "
+                               f"({x.shape[i - lead]}) at non-singleton dimension {i}.  Target sizes: {list(sizes)}."
+                               f"  Tensor sizes: {list(x.shape)}")
+        shape.append(s)
+    return S.Expand.apply(x, tuple(shape))
+
+
+def broadcast_to(input, shape):
+    return expand(input, tuple(shape))
+
+
+def broadcast_tensors(*tensors):
+    import numpy as np  # shape arithmetic only
+
+    shape = np.broadcast_shapes(*(tuple(x.shape) for x in tensors))
+    return tuple(expand(x, shape) for x in tensors)
+
+
+def _seq_tensors(tensors, op):
+    if isinstance(tensors, _Tensor()):
+        raise TypeError(f"{op}(): argument 'tensors' must be a sequence of Tensors, not Tensor")
+    ts = [_t(x, op) for x in tensors]
+    if not ts:
+        raise RuntimeError(f"{op}(): expected a non-empty list of Tensors")
+    dt = ts[0]._data.dtype
+    if builtins.any(x._data.dtype != dt for x in ts):
+        target = ts[0]._data
+        for x in ts[1:]:
+            target = target.astype(result_dtype(target, x._data), copy=False) if target.dtype != x._data.dtype \
+                else target
+        ts = [x if x._data.dtype == target.dtype else x.to(target.dtype) for x in ts]
+    return ts
+
+
+def cat(tensors, dim=0):
+    ts = _seq_tensors(tensors, "cat")
+    ts_nonempty = [x for x in ts if not (x.ndim == 1 and x.shape[0] == 0)] or ts[:1]
+    ref = ts_nonempty[0]
+    d = norm_dim(dim, ref.ndim, "cat")
+    for i, x in enumerate(ts_nonempty):
+        if x.ndim != ref.ndim:
+            raise RuntimeError(f"cat(): tensors must have same number of dimensions: got {ref.ndim} and {x.ndim}")
+        for k in range(ref.ndim):
+            if k != d and x.shape[k] != ref.shape[k]:
+                raise RuntimeError(f"cat(): sizes of tensors must match except in dimension {d}. Expected size "
+                                   f"{ref.shape[k]} but got size {x.shape[k]} for tensor number {i} in the list.")
+    return S.Cat.apply(d, *ts_nonempty)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0):
+    ts = _seq_tensors(tensors, "stack")
+    d = norm_dim(dim, ts[0].ndim + 1, "stack")
+    for i, x in enumerate(ts):
+        if x.shape != ts[0].shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(ts[0].shape)} at entry 0 "
+                               f"and {list(x.shape)} at entry {i}")
+    return S.Stack.apply(d, *ts)
+
+
+def hstack(tensors):
+    ts = _seq_tensors(tensors, "hstack")
+    return cat(ts, 0 if ts[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    ts = [x if x.ndim >= 2 else reshape(x, (1, -1)) for x in _seq_tensors(tensors, "vstack")]
+    return cat(ts, 0)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    x = _t(tensor, "split")
+    d = norm_dim(dim, x.ndim, "split")
+    n = x.shape[d]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0:
+            raise RuntimeError(f"split: split_size must be positive, got {step}")
+        sizes = [step] * (n // step) + ([n % step] if n % step else [])
+        if not sizes:
+            sizes = [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if builtins.sum(sizes) != n:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
+                               f"dimension {d}), but got split_sizes={sizes}")
+    out = S.Split.apply(x, tuple(sizes), d)
+    return out if isinstance(out, tuple) else (out,)
+
+
+def chunk(input, chunks, dim=0):
+    x = _t(input, "chunk")
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    d = norm_dim(dim, x.ndim, "chunk")
+    n = x.shape[d]
+    step = -(-n // chunks) if n else 1
+    return split(x, step, d)
+
+
+def unbind(input, dim=0):
+    x = _t(input, "unbind")
+    d = norm_dim(dim, x.ndim, "unbind")
+    return tuple(squeeze(p, d) for p in split(x, 1, d)) if x.shape[d] else ()
+
+
+def flip(input, dims):
+    x = _t(input, "flip")
+    return S.Flip.apply(x, norm_dims(dims, x.ndim, "flip"))
+
+
+def repeat(input, *sizes):
+    x = _t(input, "repeat")
+    sizes = _shape_arg(sizes)
+    if len(sizes) < x.ndim:
+        raise RuntimeError("repeat: Number of dimensions of repeat dims can not be smaller than number of dimensions "
+                           "of tensor")
+    lead = len(sizes) - x.ndim
+    xs = reshape(x, (1,) * lead + tuple(x.shape))
+    # expand into (r0, s0, r1, s1, ...) then merge: a view plus one copy, no Python loop over elements
+    inter = []
+    for r, s in zip(sizes, xs.shape):
+        inter += [1, s]
+    xe = reshape(xs, tuple(inter))
+    target = []
+    for r, s in zip(sizes, xs.shape):
+        target += [r, s]
+    return reshape(expand(xe, tuple(target)), tuple(r * s for r, s in zip(sizes, xs.shape)))
+
+
+def tile(input, dims):
+    x = _t(input, "tile")
+    dims = tuple(dims)
+    if len(dims) < x.ndim:
+        dims = (1,) * (x.ndim - len(dims)) + dims
+    return repeat(x, dims)
+
+
+def pad(input, pad, mode="constant", value=None):  # noqa: A002
+    x = _t(input, "pad")
+    if mode != "constant":
+        from lamina.nn.functional import _pad_nonconstant
+
+        return _pad_nonconstant(x, pad, mode)
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise RuntimeError(f"pad: padding length must be even and at most 2 * input.dim() ({2 * x.ndim}), "
+                           f"got {len(pad)} for input of shape {tuple(x.shape)}")
+    return S.Pad.apply(x, tuple(int(p) for p in pad), 0 if value is None else value)
+
+
+# --------------------------------------------------------------------------- indexing
+
+def _index_key(key, x):
+    """Turn Tensors (and lists) inside an index into arrays; validate boolean masks."""
+    Tensor = _Tensor()
+    xp = x.xp
+    single = not isinstance(key, tuple)
+    parts = (key,) if single else key
+    out = []
+    for k in parts:
+        if isinstance(k, Tensor):
+            k = k._data
+            if k.dtype.kind == "f":
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        elif isinstance(k, list):
+            k = xp.asarray(k)
+            if k.dtype.kind == "f":
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        out.append(k)
+    return out[0] if single else tuple(out)
+
+
+def getitem(x, key):
+    k = _index_key(key, x)
+    try:
+        return I.GetItem.apply(x, k)
+    except IndexError as e:
+        raise IndexError(f"index {key!r} is invalid for a tensor of shape {tuple(x.shape)}: {e}") from None
+
+
+def gather(input, dim, index):
+    x = _t(input, "gather")
+    d = norm_dim(dim, x.ndim, "gather")
+    idx = _t(index, "gather")
+    if idx._data.dtype.kind not in "iu":
+        raise RuntimeError(f"gather(): Expected dtype int64 for index, got {idx.dtype}")
+    if idx.ndim != x.ndim:
+        raise RuntimeError(f"gather(): Index tensor must have the same number of dimensions as input tensor "
+                           f"(index {tuple(idx.shape)}, input {tuple(x.shape)})")
+    for k in range(x.ndim):
+        if k != d and idx.shape[k] > x.shape[k]:
+            raise RuntimeError(f"gather(): Size does not match at dimension {k} expected index {tuple(idx.shape)} to "
+                               f"be no larger than self {tuple(x.shape)} apart from dimension {d}")
+    return I.Gather.apply(x, d, idx._data)
+
+
+def scatter_add(input, dim, index, src):
+    x = _t(input, "scatter_add")
+    d = norm_dim(dim, x.ndim, "scatter_add")
+    idx = _t(index, "scatter_add")
+    s = _t(src, "scatter_add")
+    if s._data.dtype != x._data.dtype:
+        s = s.to(x.dtype)
+    return I.ScatterAdd.apply(x, d, idx._data, s)
+
+
+def index_select(input, dim, index):
+    x = _t(input, "index_select")
+    d = norm_dim(dim, x.ndim, "index_select")
+    idx = _t(index, "index_select")
+    if idx.ndim > 1:
+        raise IndexError("index_select(): Index is supposed to be a vector")
+    if idx._data.dtype.kind not in "iu":
+        raise RuntimeError(f"index_select(): Expected dtype int32/int64 for index, got {idx.dtype}")
+    return I.IndexSelect.apply(x, d, idx._data.reshape(-1))
+
+
+def masked_fill(input, mask, value):
+    x = _t(input, "masked_fill")
+    m = _t(mask, "masked_fill")
+    if m._data.dtype.kind != "b":
+        raise RuntimeError(f"masked_fill only supports boolean masks, but got mask with dtype {m.dtype}")
+    if isinstance(value, _Tensor()):
+        if value.ndim != 0:
+            raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value.ndim} dimension(s).")
+        value = value.item()
+    try:
+        return I.MaskedFill.apply(x, m._data, value)
+    except ValueError:
+        raise E._shape_error("masked_fill", x, m) from None
+
+
+def masked_select(input, mask):
+    return getitem(input, _t(mask, "masked_select").expand(*input.shape) if mask.shape != input.shape else mask)
+
+
+def nonzero(input, *, as_tuple=False):
+    x = _t(input, "nonzero")
+    idx = x.xp.nonzero(x._data)
+    if as_tuple:
+        return tuple(_const(i.astype("int64")) for i in idx)
+    return _const(x.xp.stack(idx, axis=1).astype("int64") if idx else x.xp.zeros((1, 0), "int64"))
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002
+    x = _t(input, "topk")
+    d = norm_dim(dim, x.ndim, "topk")
+    xp = x.xp
+    order = xp.argsort(-x._data if largest else x._data, axis=d, kind="stable")
+    idx = xp.take(order, range(k), axis=d).astype("int64")
+    return collections.namedtuple("topk", ["values", "indices"])(gather(x, d, _const(idx)), _const(idx))
+
+
+def sort(input, dim=-1, descending=False, stable=False):
+    x = _t(input, "sort")
+    d = norm_dim(dim, x.ndim, "sort")
+    xp = x.xp
+    idx = xp.argsort(-x._data if descending else x._data, axis=d, kind="stable").astype("int64")
+    return collections.namedtuple("sort", ["values", "indices"])(gather(x, d, _const(idx)), _const(idx))
+
+
+def argsort(input, dim=-1, descending=False, stable=False):
+    return sort(input, dim, descending, stable).indices
+
+
+def _quiet(xp):
+    from lamina.ops._util import quiet
+
+    return quiet(xp)

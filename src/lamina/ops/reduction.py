@@ -1,0 +1,248 @@
+"""Reductions over one, several or all dimensions (``dim`` int or tuple, ``keepdim``)."""
+
+from lamina.autograd.function import ArrayFunction as Function
+from lamina.ops._util import quiet, expand_reduced
+
+
+class Sum(Function):
+    """y = sum(x over axes);  dy/dx = 1 (the gradient is broadcast back)"""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, np_dtype):
+        ctx.meta = (x.shape, axes, keepdim)
+        return ctx.xp.sum(x, axis=axes, keepdims=keepdim, dtype=np_dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, axes, keepdim = ctx.meta
+        return ctx.xp.broadcast_to(expand_reduced(g, shape, axes, keepdim), shape), None, None, None
+
+
+class Mean(Function):
+    """y = mean(x over axes);  dy/dx = 1/n"""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, np_dtype):
+        ctx.meta = (x.shape, axes, keepdim)
+        n = 1
+        for a in axes:
+            n *= x.shape[a]
+        ctx.n = n
+        out = ctx.xp.mean(x, axis=axes, keepdims=keepdim, dtype=np_dtype or x.dtype)
+        return out if out.dtype == (np_dtype or x.dtype) else out.astype(np_dtype or x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, axes, keepdim = ctx.meta
+        g = expand_reduced(g, shape, axes, keepdim) * (1.0 / ctx.n if ctx.n else float("nan"))
+        return ctx.xp.broadcast_to(g.astype(g.dtype, copy=False), shape), None, None, None
+
+
+class Var(Function):
+    """y = sum((x - mean)**2) / (n - correction);  dy/dx = 2 (x - mean) / (n - correction)"""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, correction):
+        xp = ctx.xp
+        n = 1
+        for a in axes:
+            n *= x.shape[a]
+        mu = xp.mean(x, axis=axes, keepdims=True)
+        d = x - mu
+        denom = max(n - correction, 0)
+        with quiet(xp):
+            out = xp.sum(d * d, axis=axes, keepdims=keepdim) / denom
+        ctx.save_for_backward(d)
+        ctx.meta = (x.shape, axes, keepdim, denom)
+        return out.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (d,) = ctx.saved_tensors
+        shape, axes, keepdim, denom = ctx.meta
+        with quiet(ctx.xp):
+            return expand_reduced(g, shape, axes, keepdim) * d * (2.0 / denom if denom else float("inf")), \
+                None, None, None
+
+
+class _ExtremeAll(Function):
+    """max/min/amax/amin over axes; the gradient is shared evenly among tied extremes (as PyTorch does)."""
+
+    @classmethod
+    def forward(cls, ctx, x, axes, keepdim):
+        out = cls._reduce(ctx.xp, x, axes)
+        ctx.save_for_backward(x, out)
+        ctx.meta = (axes, keepdim)
+        return out if keepdim else out.reshape([s for i, s in enumerate(x.shape) if i not in axes])
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        axes, keepdim = ctx.meta
+        mask = x == out
+        count = mask.sum(axis=axes, keepdims=True)
+        g = expand_reduced(g, x.shape, axes, keepdim)
+        return mask * (g / count).astype(g.dtype, copy=False), None, None
+
+
+class Amax(_ExtremeAll):
+    @staticmethod
+    def _reduce(xp, x, axes):
+        return xp.max(x, axis=axes, keepdims=True)
+
+
+class Amin(_ExtremeAll):
+    @staticmethod
+    def _reduce(xp, x, axes):
+        return xp.min(x, axis=axes, keepdims=True)
+
+
+class _ExtremeDim(Function):
+    """max/min along one dim, returning (values, indices); the gradient goes to the index taken."""
+
+    @classmethod
+    def forward(cls, ctx, x, dim, keepdim):
+        xp = ctx.xp
+        idx = cls._arg(xp, x, dim)
+        vals = xp.take_along_axis(x, idx, axis=dim)
+        ctx.save_for_backward(idx)
+        ctx.meta = (x.shape, dim, keepdim)
+        if not keepdim:
+            vals, idx = vals.squeeze(dim), idx.squeeze(dim)
+        idx = idx.astype(xp.int64, copy=False)
+        ctx.mark_non_differentiable(idx)
+        return vals, idx
+
+    @staticmethod
+    def backward(ctx, g, _gi):
+        (idx,) = ctx.saved_tensors
+        shape, dim, keepdim = ctx.meta
+        xp = ctx.xp
+        if not keepdim:
+            g = xp.expand_dims(g, dim)
+        gx = xp.zeros(shape, dtype=g.dtype)
+        xp.put_along_axis(gx, idx, g, axis=dim)
+        return gx, None, None
+
+
+class MaxDim(_ExtremeDim):
+    @staticmethod
+    def _arg(xp, x, dim):
+        return xp.expand_dims(xp.argmax(x, axis=dim), dim)
+
+
+class MinDim(_ExtremeDim):
+    @staticmethod
+    def _arg(xp, x, dim):
+        return xp.expand_dims(xp.argmin(x, axis=dim), dim)
+
+
+class Prod(Function):
+    """y = prod(x over one axis or all);  dy/dx_i = prod of the others (exact with zeros, via cumulative products)"""
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim):
+        xp = ctx.xp
+        ctx.save_for_backward(x)
+        ctx.meta = (dim, keepdim)
+        if dim is None:
+            return xp.prod(x)
+        return xp.prod(x, axis=dim, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        dim, keepdim = ctx.meta
+        xp = ctx.xp
+        shape = x.shape
+        if dim is None:
+            flat = x.reshape(-1)
+            others = _prod_others(xp, flat, 0).reshape(shape)
+            return g * others, None, None
+        others = _prod_others(xp, x, dim)
+        if not keepdim:
+            g = xp.expand_dims(g, dim)
+        return g * others, None, None
+
+
+def _prod_others(xp, x, axis):
+    """For each element, the product of all other elements along ``axis`` (no division, so zeros are exact)."""
+    n = x.shape[axis]
+    if n == 0:
+        return x
+    ones_shape = list(x.shape)
+    ones_shape[axis] = 1
+    one = xp.ones(ones_shape, dtype=x.dtype)
+    left = xp.cumprod(xp.concatenate([one, xp.take(x, range(n - 1), axis=axis)], axis=axis), axis=axis)
+    rev = xp.flip(x, axis=axis)
+    right = xp.cumprod(xp.concatenate([one, xp.take(rev, range(n - 1), axis=axis)], axis=axis), axis=axis)
+    return left * xp.flip(right, axis=axis)
+
+
+class Norm(Function):
+    """The p-norm over axes: (sum |x|**p)**(1/p); p = 2, 1, inf, -inf, 0 or any real."""
+
+    @staticmethod
+    def forward(ctx, x, p, axes, keepdim):
+        xp = ctx.xp
+        a = xp.abs(x)
+        if p == 2:
+            out = xp.sqrt(xp.sum(x * x, axis=axes, keepdims=True))
+        elif p == 1:
+            out = xp.sum(a, axis=axes, keepdims=True)
+        elif p == float("inf"):
+            out = xp.max(a, axis=axes, keepdims=True) if a.size else xp.zeros([1] * a.ndim, a.dtype)
+        elif p == float("-inf"):
+            out = xp.min(a, axis=axes, keepdims=True)
+        elif p == 0:
+            out = xp.sum(a != 0, axis=axes, keepdims=True).astype(x.dtype)
+        else:
+            out = xp.power(xp.sum(xp.power(a, p), axis=axes, keepdims=True), 1.0 / p)
+        out = out.astype(x.dtype, copy=False)
+        ctx.save_for_backward(x, out)
+        ctx.meta = (p, axes, keepdim)
+        return out if keepdim else out.reshape([s for i, s in enumerate(x.shape) if i not in axes])
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        p, axes, keepdim = ctx.meta
+        xp = ctx.xp
+        g = expand_reduced(g, x.shape, axes, keepdim)
+        with quiet(xp):
+            if p == 2:
+                gx = xp.where(out == 0, 0, x / out) * g
+            elif p == 1:
+                gx = xp.sign(x) * g
+            elif p in (float("inf"), float("-inf")):
+                a = xp.abs(x)
+                mask = a == out
+                gx = xp.sign(x) * mask * (g / mask.sum(axis=axes, keepdims=True))
+            elif p == 0:
+                gx = x * 0
+            else:
+                a = xp.abs(x)
+                gx = xp.where(out == 0, 0, xp.sign(x) * xp.power(a, p - 1) / xp.power(out, p - 1)) * g
+        return gx.astype(x.dtype, copy=False), None, None, None
+
+
+class Logsumexp(Function):
+    """y = log(sum(exp(x)));  dy/dx = softmax(x) (computed stably by subtracting the max)"""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        xp = ctx.xp
+        m = xp.max(x, axis=axes, keepdims=True) if x.size else xp.zeros([1] * x.ndim, x.dtype)
+        m = xp.where(xp.isfinite(m), m, 0)
+        with quiet(xp):
+            out = xp.log(xp.sum(xp.exp(x - m), axis=axes, keepdims=True)) + m
+        ctx.save_for_backward(x, out)
+        ctx.meta = (axes, keepdim)
+        return out if keepdim else out.reshape([s for i, s in enumerate(x.shape) if i not in axes])
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        axes, keepdim = ctx.meta
+        g = expand_reduced(g, x.shape, axes, keepdim)
+        return g * ctx.xp.exp(x - out), None, None
