@@ -723,6 +723,10 @@ def _bind():
                  "mm", "bmm", "dot", "outer", "cumsum", "equal", "allclose", "isclose"):
         setattr(T, name, getattr(OF, name))
     T.where = lambda self, condition, other: OF.where(condition, self, other)
+    T.__iadd__ = lambda self, other: self.add_(other)
+    T.__isub__ = lambda self, other: self.sub_(other)
+    T.__imul__ = lambda self, other: self.mul_(other)
+    T.__itruediv__ = lambda self, other: self.div_(other)
     T.expand_as = lambda self, other: OF.expand(self, tuple(other.shape))
     T.view_as = lambda self, other: OF.view(self, tuple(other.shape))
     T.reshape_as = lambda self, other: OF.reshape(self, tuple(other.shape))
