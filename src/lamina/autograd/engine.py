@@ -105,6 +105,9 @@ def run_backward(roots, root_grads, retain_graph, capture=None, accumulate=True)
             fn = node._fn
             if node._freed:
                 node.saved_tensors  # noqa: B018 - raises the "backward a second time" error
+            prof = state.profiler
+            if prof is not None:
+                t0 = prof.clock()
             try:
                 if fn._raw:
                     result = fn.backward(node, *grads)
@@ -117,6 +120,8 @@ def run_backward(roots, root_grads, retain_graph, capture=None, accumulate=True)
 
                     report_backward_error(node, e)
                 raise
+            if prof is not None:
+                prof.record(fn.__name__, "backward", t0, prof.clock())
             if not isinstance(result, tuple):
                 result = (result,)
             if not fn._raw:

@@ -144,11 +144,16 @@ class ArrayFunction:
                 raw.append(a)
         record = record and state.enabled
         ctx = Context(cls, xp if xp is not None else _numpy())
+        prof = state.profiler
+        if prof is not None:
+            t0 = prof.clock()
         if cls._raw:
             out = cls.forward(ctx, *raw, **kwargs)
         else:
             with no_grad():
                 out = cls.forward(ctx, *raw, **kwargs)
+        if prof is not None:
+            prof.record(cls.__name__, "forward", t0, prof.clock())
         if state.anomaly:
             from lamina.autograd.anomaly import check_forward
 

@@ -9,6 +9,7 @@ class _State(threading.local):
         self.enabled = True
         self.anomaly = False
         self.anomaly_check_nan = True
+        self.profiler = None
 
 
 state = _State()
