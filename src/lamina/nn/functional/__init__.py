@@ -14,5 +14,4 @@ for _m in (linear, activation, loss, conv, pooling, upsampling, normalization, d
         __all__.append(_name)
 
 
-def _pad_nonconstant(x, pad, mode):
-    return globals()["_pad_modes"](x, pad, mode)
+_pad_nonconstant = upsampling._pad_nonconstant
