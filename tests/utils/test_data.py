@@ -129,6 +129,8 @@ def test_random_sampler_num_samples_and_replacement():
         RandomSampler(range(5), num_samples=0)
     with pytest.raises(TypeError, match="replacement should be a boolean"):
         RandomSampler(range(5), replacement=1)
+    with pytest.raises(ValueError, match="dataset is empty"):
+        RandomSampler([])
 
 
 def test_subset_random_sampler():

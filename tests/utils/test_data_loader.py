@@ -119,18 +119,28 @@ def test_shuffle_reproducible_with_manual_seed_and_generator():
     assert _labels(g1) == _labels(g2) and _labels(g1) == _labels(g2)
 
 
-def test_fast_path_gathers_without_per_sample_getitem(monkeypatch):
+def test_fast_path_gathers_without_per_sample_work(monkeypatch):
     ds = _tds(12)
+    expected = [b for b in DataLoader(ds, batch_size=5)]
 
     def boom(self, i):
-        raise AssertionError("per-sample __getitem__ called")
+        raise AssertionError("per-sample fetching used")
 
-    expected = [b for b in DataLoader(ds, batch_size=5)]
     monkeypatch.setattr(TensorDataset, "__getitem__", boom)
+    monkeypatch.setattr(TensorDataset, "__getitems__", boom)
     got = list(DataLoader(ds, batch_size=5))
     _assert_same_batches(got, expected)
     sub = list(DataLoader(Subset(ds, [11, 0, 5, 6]), batch_size=3))
     assert [b[1].tolist() for b in sub] == [[11, 0, 5], [6]]
+
+
+def test_custom_collate_gets_a_list_of_samples():
+    ds = _tds(7)
+    for workers in (0, 2):
+        batches = list(DataLoader(ds, batch_size=3, collate_fn=lambda b: b, num_workers=workers, pin_memory=True))
+        assert [type(b) for b in batches] == [list] * 3 and [len(b) for b in batches] == [3, 3, 1]
+        x, y = batches[1][0]
+        assert y.item() == 3 and x.tolist() == [6.0, 7.0]
 
 
 # ---------------------------------------------------------------- workers
@@ -160,7 +170,7 @@ class _WhoAmI(Dataset):
 
     def __getitem__(self, i):
         info = get_worker_info()
-        return (-1 if info is None else info.id), os.getpid(), lamina.rand(()).item(), i
+        return (-1 if info is None else info.id), os.getpid(), lamina.rand(()).item(), i, np.random.random()
 
     def __len__(self):
         return 8
@@ -176,6 +186,8 @@ def test_worker_info_seeds_and_init_fn():
     assert len({x[1][0].item() for x in a} - {os.getpid()}) == 2  # two other processes
     assert [x[2].tolist() for x in a] == [x[2].tolist() for x in b]  # worker seeds follow lamina.manual_seed
     assert a[0][2].tolist() != a[1][2].tolist()  # ... and differ between workers
+    assert a[0][4].tolist() != a[1][4].tolist()  # NumPy's global generator is seeded per worker too
+    assert [x[4].tolist() for x in a] == [x[4].tolist() for x in b]
 
     def init(worker_id):
         lamina.manual_seed(1000 + worker_id)

@@ -6,7 +6,7 @@ import numpy as np
 
 from lamina.backend.random import Generator
 from lamina.tensor import Tensor
-from lamina.utils.data.dataset import Dataset, _GatheredBatch
+from lamina.utils.data.dataset import Dataset
 
 SPLIT_SEED = 0  # every fixed train/test split is drawn from Generator().manual_seed(SPLIT_SEED)
 
@@ -69,14 +69,13 @@ class ImageClassification(Dataset):
             label = self.target_transform(label)
         return img, label
 
-    def __getitems__(self, indices):
+    def _gather_batch(self, indices):
         if self.transform is not None or self.target_transform is not None:
-            return [self[i] for i in indices]
+            return None  # per-sample transforms: the DataLoader goes sample by sample
         idx = np.asarray(indices, dtype=np.int64)
         if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
             raise IndexError(f"{type(self).__name__}: batch indices out of range for {len(self)} samples")
-        labels = Tensor._make(self.targets._data[idx], False, None, 0)
-        return _GatheredBatch([self._images(idx), labels], lambda k: self[int(idx[k])])
+        return [self._images(idx), Tensor._make(self.targets._data[idx], False, None, 0)]
 
     def __len__(self):
         return self.data.shape[0]

@@ -7,7 +7,7 @@ import numpy as np
 
 from lamina.datasets._base import check_split, require
 from lamina.tensor import Tensor
-from lamina.utils.data.dataset import Dataset, _GatheredBatch
+from lamina.utils.data.dataset import Dataset
 
 __all__ = ["Sunspots"]
 
@@ -97,12 +97,11 @@ class Sunspots(Dataset):
             y = self.target_transform(y)
         return x, y
 
-    def __getitems__(self, indices):
+    def _gather_batch(self, indices):
         if self.transform is not None or self.target_transform is not None:
-            return [self[i] for i in indices]
+            return None
         idx = np.asarray(indices, dtype=np.int64)
-        cols = [Tensor._make(t._data[idx], False, None, 0) for t in (self.data, self.targets)]
-        return _GatheredBatch(cols, lambda k: self[int(idx[k])])
+        return [Tensor._make(t._data[idx], False, None, 0) for t in (self.data, self.targets)]
 
     def __len__(self):
         return self.data.shape[0]

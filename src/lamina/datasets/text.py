@@ -7,7 +7,7 @@ import numpy as np
 
 from lamina.datasets._base import check_split
 from lamina.tensor import Tensor
-from lamina.utils.data.dataset import Dataset, _GatheredBatch
+from lamina.utils.data.dataset import Dataset
 
 __all__ = ["TextCorpus"]
 
@@ -135,17 +135,16 @@ class TextCorpus(Dataset):
             y = self.target_transform(y)
         return x, y
 
-    def __getitems__(self, indices):
+    def _gather_batch(self, indices):
         if self.transform is not None or self.target_transform is not None:
-            return [self[i] for i in indices]
+            return None
         n = len(self)
         idx = np.asarray(indices, dtype=np.int64)
         if idx.size and (idx.min() < -n or idx.max() >= n):
             raise IndexError(f"TextCorpus: batch indices out of range for {n} sequences")
-        idx = idx % n
-        x, y = self._windows(idx)
-        return _GatheredBatch([Tensor._make(np.ascontiguousarray(x), False, None, 0),
-                               Tensor._make(np.ascontiguousarray(y), False, None, 0)], lambda k: self[int(idx[k])])
+        x, y = self._windows(idx % n)
+        return [Tensor._make(np.ascontiguousarray(x), False, None, 0), Tensor._make(np.ascontiguousarray(y), False,
+                                                                                     None, 0)]
 
     def __len__(self):
         return (self.data.shape[0] - 1) // self.seq_len

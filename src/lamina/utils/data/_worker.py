@@ -13,7 +13,10 @@ import sys
 import traceback
 from multiprocessing.reduction import ForkingPickler
 
+import numpy as np
+
 from lamina.backend.random import manual_seed
+from lamina.utils.data.collate import default_collate
 
 __all__ = ["WorkerInfo", "get_worker_info"]
 
@@ -24,7 +27,11 @@ _worker_info = None
 
 
 class WorkerInfo:
-    """What a worker knows about itself: ``id``, ``num_workers``, ``seed`` and its copy of the ``dataset``."""
+    """What a worker knows about itself: ``id``, ``num_workers``, ``seed`` and its copy of the ``dataset``.
+
+    Each worker seeds lamina's default generator and Python's ``random`` with ``seed`` (and NumPy's global
+    generator with a value derived from it) before ``worker_init_fn`` runs.
+    """
 
     __initialized = False
 
@@ -95,6 +102,11 @@ class _MapFetcher:
 
     def fetch(self, index):
         if self.auto_collation:
+            if self.collate_fn is default_collate:
+                gather = getattr(self.dataset, "_gather_batch", None)
+                batch = gather(index) if callable(gather) else None
+                if batch is not None:
+                    return batch  # gathered whole: what default_collate would have built from the samples
             getitems = getattr(self.dataset, "__getitems__", None)
             data = getitems(index) if callable(getitems) else [self.dataset[i] for i in index]
         else:
@@ -147,6 +159,8 @@ def _worker_loop(iterable, dataset, index_queue, conn, auto_collation, collate_f
     seed = base_seed + worker_id
     random.seed(seed)
     manual_seed(seed)
+    # NumPy's global generator too (as PyTorch does): otherwise forked workers would share its state
+    np.random.seed(np.random.SeedSequence([worker_id, base_seed]).generate_state(4))
     _worker_info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=seed, dataset=dataset)
     fetcher_cls = _IterableFetcher if iterable else _MapFetcher
     where = f"in DataLoader worker process {worker_id}"

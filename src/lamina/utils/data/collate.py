@@ -14,7 +14,6 @@ import numpy as np
 from lamina.creation import as_tensor, tensor
 from lamina.ops.functions import stack
 from lamina.tensor import Tensor
-from lamina.utils.data.dataset import _GatheredBatch
 
 __all__ = ["default_collate", "default_convert"]
 
@@ -57,8 +56,6 @@ def default_collate(batch):
         >>> default_collate([(np.zeros(3), 1), (np.ones(3), 2)])
         [tensor([[0., 0., 0.], [1., 1., 1.]], dtype=lamina.float64), tensor([1, 2])]
     """
-    if type(batch) is _GatheredBatch:  # TensorDataset.__getitems__: the columns are the batch already
-        return list(batch.columns)
     if len(batch) == 0:
         raise ValueError("default_collate: got an empty batch")
     elem = batch[0]

@@ -1,13 +1,14 @@
 """Datasets: map-style (``__getitem__`` + ``__len__``) and iterable, plus the standard combinators.
 
-``TensorDataset`` and ``Subset`` implement ``__getitems__`` (as PyTorch 2.x does): the ``DataLoader`` asks for a
-whole batch of indices at once, and a ``TensorDataset`` answers with one fancy index per tensor instead of one
-``__getitem__`` call per sample.
+Batch fetching: ``TensorDataset`` and ``Subset`` implement ``__getitems__`` (a list of samples for a list of
+indices, as in PyTorch 2.x). Beyond that, a dataset may define ``_gather_batch(indices)`` returning the batch
+already collated (the list of tensors ``default_collate`` would build, or None when it cannot, e.g. under a
+transform); with the default ``collate_fn`` the ``DataLoader`` then gathers a batch with one fancy index per
+tensor and no per-sample Python work. ``TensorDataset``, ``Subset`` of one, and lamina's datasets do.
 """
 
 import bisect
 import numbers
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -44,38 +45,6 @@ class IterableDataset(Dataset):
 
     def __add__(self, other):
         return ChainDataset([self, other])
-
-
-class _GatheredBatch(Sequence):
-    """The samples of one batch, held as whole columns gathered with one fancy index each.
-
-    It reads like the list of samples ``__getitems__`` promises (``len``, indexing, iteration build the
-    per-sample tuples on demand), and ``default_collate`` takes the columns as they are, with no per-sample
-    work.
-    """
-
-    __slots__ = ("columns", "_row")
-
-    def __init__(self, columns, row):
-        self.columns = columns  # list of Tensors, each with the batch as dimension 0
-        self._row = row  # row(k) -> the k-th sample, exactly what dataset[index_k] returns
-
-    def __len__(self):
-        return self.columns[0].shape[0]
-
-    def __getitem__(self, k):
-        if isinstance(k, slice):
-            return [self._row(i) for i in range(*k.indices(len(self)))]
-        n = len(self)
-        if not -n <= k < n:
-            raise IndexError(f"batch index {k} out of range for a batch of {n} samples")
-        return self._row(k % n)
-
-    def __eq__(self, other):
-        return list(self) == list(other) if isinstance(other, (list, _GatheredBatch)) else NotImplemented
-
-    def __repr__(self):
-        return repr(list(self))
 
 
 def _as_index_array(indices):
@@ -121,12 +90,22 @@ class TensorDataset(Dataset):
                          for t in self.tensors)
         return tuple(t[index] for t in self.tensors)
 
-    def __getitems__(self, indices):
+    def _index_array(self, indices):
         idx = _as_index_array(indices)
         n = len(self)
         if idx.size and (idx.min() < -n or idx.max() >= n):
             raise IndexError(f"TensorDataset: batch indices out of bounds for a dataset of size {n}")
-        return _GatheredBatch([_take(t, idx) for t in self.tensors], lambda k: self[int(idx[k])])
+        return idx
+
+    def _gather_batch(self, indices):
+        idx = self._index_array(indices)
+        return [_take(t, idx) for t in self.tensors]
+
+    def __getitems__(self, indices):
+        if any(t.requires_grad for t in self.tensors):
+            return [self[int(i)] for i in self._index_array(indices)]
+        cols = [c._data for c in self._gather_batch(indices)]  # one gather per tensor, then views per row
+        return [tuple(Tensor._make(c[k, ...], False, None, 0) for c in cols) for k in range(len(cols[0]))]
 
     def __len__(self):
         return self.tensors[0].shape[0]
@@ -157,6 +136,10 @@ class Subset(Dataset):
         if callable(getitems):
             return getitems(inner)
         return [self.dataset[i] for i in inner]
+
+    def _gather_batch(self, indices):
+        gather = getattr(self.dataset, "_gather_batch", None)
+        return gather(self._map(indices)) if callable(gather) else None
 
     def __len__(self):
         return len(self.indices)

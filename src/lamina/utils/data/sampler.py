@@ -79,6 +79,9 @@ class RandomSampler(Sampler):
         self.generator = generator
         if num_samples is not None:
             _positive_int(num_samples, "num_samples", "RandomSampler")
+        elif len(data_source) == 0:
+            raise ValueError("RandomSampler: num_samples should be a positive integer value, but got num_samples=0 "
+                             "(the dataset is empty)")
 
     @property
     def num_samples(self):
