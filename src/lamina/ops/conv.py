@@ -15,7 +15,7 @@ One-dimensional convolutions run as two-dimensional ones with H = 1. Geometry tu
 
 from lamina.autograd.function import ArrayFunction as Function
 
-_CHUNK_BYTES = 3 << 20  # column-matrix bytes per chunk: small enough for L2/L3, large enough for efficient GEMMs
+_CHUNK_BYTES = 5 << 20  # column + output bytes per chunk: fits the cache, yet large enough for efficient GEMMs
 
 
 def _as_strided(xp, a, shape, strides):
@@ -53,16 +53,35 @@ def _geometry(hp, wp, kh, kw, stride, dilation):
 
 
 def _im2col(xp, buf, geom, groups, ws):
-    """Columns of a channels-last chunk: (G, n*OH*OW, KH*KW*Cg), column order (kh, kw, c) within a group."""
+    """Columns of a channels-last chunk, in the layout that copies fastest for its channel count.
+
+    Many channels per group: (G, n*OH*OW, KH*KW*Cg), each row a window (runs of Cg contiguous values).
+    Few channels (Cg < 4, e.g. a first layer on grey or RGB images): the transpose (G, KH*KW*Cg, n*OH*OW),
+    each row one kernel offset's shifted image (runs of OW values). Column order within a group: (kh, kw, c).
+    Returns (col, transposed).
+    """
     kh, kw, sh, sw, dh, dw, oh, ow = geom
     n, _, _, c = buf.shape
     cg = c // groups
     s0, s1, s2, s3 = buf.strides
-    win = _as_strided(xp, buf, (n, oh, ow, kh, kw, groups, cg), (s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, s3 * cg, s3))
     size = n * oh * ow * kh * kw * c
-    col = ws[:size].reshape(groups, n, oh, ow, kh, kw, cg)
-    xp.copyto(col, win.transpose(5, 0, 1, 2, 3, 4, 6))
-    return col.reshape(groups, n * oh * ow, kh * kw * cg)
+    if cg < 4:
+        win = _as_strided(xp, buf, (groups, kh, kw, cg, n, oh, ow),
+                          (s3 * cg, s1 * dh, s2 * dw, s3, s0, s1 * sh, s2 * sw))
+        col = ws[:size].reshape(win.shape)
+        xp.copyto(col, win)
+        return col.reshape(groups, kh * kw * cg, n * oh * ow), True
+    win = _as_strided(xp, buf, (groups, n, oh, ow, kh, kw, cg),
+                      (s3 * cg, s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, s3))
+    col = ws[:size].reshape(win.shape)
+    xp.copyto(col, win)
+    return col.reshape(groups, n * oh * ow, kh * kw * cg), False
+
+
+def _plan(n, geom, c, o, itemsize):
+    """Batch chunks sized so a chunk's columns and outputs stay in cache, and a workspace for its columns."""
+    kh, kw, _, _, _, _, oh, ow = geom
+    return _chunks(n, (kh * kw * c + o) * oh * ow * itemsize)
 
 
 def _offset_slices(geom):
@@ -73,17 +92,19 @@ def _offset_slices(geom):
 
 
 def _conv_rows(xp, buf, weight, groups, geom, bias=None):
-    """Convolution of a channels-last padded input: (N, OH, OW, O) contiguous = sum over columns x weight."""
+    """Convolution of a channels-last padded input: (N, OH, OW, O) contiguous = columns @ weight (+ bias)."""
     kh, kw, _, _, _, _, oh, ow = geom
     n, _, _, c = buf.shape
     o, cg = weight.shape[0], weight.shape[1]
     og = o // groups
     wmat = weight.reshape(groups, og, cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(groups, kh * kw * cg, og)
     out = xp.empty((n, oh, ow, o), dtype=buf.dtype)
-    chunks, step = _chunks(n, oh * ow * kh * kw * c * buf.itemsize)
+    chunks, step = _plan(n, geom, c, o, buf.itemsize)
     ws = xp.empty(step * oh * ow * kh * kw * c, dtype=buf.dtype)
     for n0, n1 in chunks:
-        col = _im2col(xp, buf[n0:n1], geom, groups, ws)
+        col, transposed = _im2col(xp, buf[n0:n1], geom, groups, ws)
+        if transposed:
+            col = col.transpose(0, 2, 1)
         m = col.shape[1]
         dst = out[n0:n1].reshape(m, o)
         if groups == 1:
@@ -101,19 +122,27 @@ def _conv_weight_grad(xp, buf, grows, groups, geom, weight_shape):
     n, _, _, c = buf.shape
     o, cg = weight_shape[0], weight_shape[1]
     og = o // groups
-    chunks, step = _chunks(n, oh * ow * kh * kw * c * buf.itemsize)
+    chunks, step = _plan(n, geom, c, o, buf.itemsize)
     ws = xp.empty(step * oh * ow * kh * kw * c, dtype=buf.dtype)
     acc = None
     for n0, n1 in chunks:
-        col = _im2col(xp, buf[n0:n1], geom, groups, ws)
-        m = col.shape[1]
-        g = grows[n0:n1].reshape(m, groups, og).transpose(1, 2, 0)  # (G, Og, m)
-        part = xp.matmul(g, col)  # (G, Og, KH*KW*Cg)
+        col, transposed = _im2col(xp, buf[n0:n1], geom, groups, ws)
+        if not transposed:
+            col = col.transpose(0, 2, 1)
+        m = col.shape[2]
+        g = grows[n0:n1].reshape(m, groups, og).transpose(1, 0, 2)  # (G, m, Og)
+        part = xp.matmul(col, g)  # (G, KH*KW*Cg, Og): the faster orientation for these thin GEMMs
         if acc is None:
             acc = part
         else:
             acc += part
-    return acc.reshape(groups, og, kh, kw, cg).transpose(0, 1, 4, 2, 3).reshape(weight_shape)
+    return acc.reshape(groups, kh, kw, cg, og).transpose(0, 4, 3, 1, 2).reshape(weight_shape)
+
+
+def _bias_grad(xp, grows):
+    """db = the sum of the gradient over every output pixel (a GEMV: faster than a column sum)."""
+    g2 = grows.reshape(-1, grows.shape[-1])
+    return xp.ones(g2.shape[0], dtype=g2.dtype) @ g2
 
 
 def _conv_input_grad(xp, grows, weight, groups, geom, buf_shape):
@@ -125,7 +154,7 @@ def _conv_input_grad(xp, grows, weight, groups, geom, buf_shape):
     wk = xp.ascontiguousarray(weight.reshape(groups, og, cg, kh * kw).transpose(3, 0, 1, 2))  # (KK, G, Og, Cg)
     dbuf = xp.zeros(buf_shape, dtype=grows.dtype)
     slices = _offset_slices(geom)
-    chunks, step = _chunks(n, oh * ow * kh * kw * c * grows.itemsize)
+    chunks, step = _plan(n, geom, c, o, grows.itemsize)
     ws = xp.empty(step * oh * ow * kh * kw * c, dtype=grows.dtype)
     for n0, n1 in chunks:
         nb = n1 - n0
@@ -181,7 +210,7 @@ class ConvNd(Function):
             if one_d:
                 gw = gw[:, :, 0, :]
         if has_bias and ctx.needs_input_grad[2]:
-            gb = grows.reshape(-1, grows.shape[-1]).sum(axis=0)
+            gb = _bias_grad(xp, grows)
         return gx, gw, gb, None, None, None, None
 
 
@@ -241,7 +270,7 @@ class ConvTransposeNd(Function):
             if one_d:
                 gw = gw[:, :, 0, :]
         if has_bias and ctx.needs_input_grad[2]:
-            gb = g.sum(axis=tuple(i for i in range(g.ndim) if i != 1))
+            gb = _bias_grad(xp, gbuf)  # the zero border of gbuf adds nothing
         return gx, gw, gb, None, None, None, None, None
 
 

@@ -12,20 +12,29 @@ import numpy as np
 from lamina.autograd.function import ArrayFunction as Function
 
 
-def _empty_like_layout(xp, like, shape, fill=None):
-    """An array of ``shape`` whose axes are ordered in memory like ``like``'s (channels-last stays so)."""
-    order = sorted(range(like.ndim), key=lambda i: -like.strides[i])
-    inverse = [order.index(i) for i in range(like.ndim)]
-    buf = xp.empty([shape[i] for i in order], dtype=like.dtype)
+def _layout(a):
+    """The order of ``a``'s axes in memory, outermost first (channels-last: N, H, W, C)."""
+    return tuple(sorted(range(a.ndim), key=lambda i: -a.strides[i]))
+
+
+def _empty_like_layout(xp, like, shape, dtype, fill=None):
+    """An array of ``shape`` whose axes are ordered in memory like ``like``'s (an array or a ``_layout``)."""
+    order = like if isinstance(like, tuple) else _layout(like)
+    inverse = [order.index(i) for i in range(len(order))]
+    buf = xp.empty([shape[i] for i in order], dtype=dtype)
     if fill is not None:
         buf.fill(fill)
     return buf.transpose(inverse)
 
 
-def _offset_slices(geom):
-    kh, kw, sh, sw, dh, dw, oh, ow = geom
-    return [(i, j, slice(i * dh, i * dh + sh * (oh - 1) + 1, sh), slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
-            for i in range(kh) for j in range(kw)]
+def _in_layout(xp, a, layout):
+    """``a`` stored in ``layout`` (one transposing copy if it is not): element-wise ops on operands of different
+    layouts are several times slower than this copy plus same-layout ops."""
+    if 0 in a.strides or _layout(a) == layout:
+        return a
+    out = _empty_like_layout(xp, layout, a.shape, a.dtype)
+    out[...] = a
+    return out
 
 
 def _padded(xp, x, geom, pad, fill):
@@ -36,16 +45,10 @@ def _padded(xp, x, geom, pad, fill):
     need_h, need_w = (oh - 1) * sh + dh * (kh - 1) + 1, (ow - 1) * sw + dw * (kw - 1) + 1
     if ph == 0 and pw == 0 and need_h <= h and need_w <= w:
         return x
-    buf = _empty_like_layout(xp, x, x.shape[:-2] + (need_h, need_w), fill)
+    buf = _empty_like_layout(xp, x, x.shape[:-2] + (need_h, need_w), x.dtype, fill)
     hh, ww = min(h, need_h - ph), min(w, need_w - pw)
     buf[..., ph:ph + hh, pw:pw + ww] = x[..., :hh, :ww]
     return buf
-
-
-def _disjoint(geom):
-    """True when no input element lies in two windows (then backward assigns instead of accumulating)."""
-    kh, kw, sh, sw, dh, dw, _, _ = geom
-    return sh >= dh * (kh - 1) + 1 and sw >= dw * (kw - 1) + 1
 
 
 def _unpad(xp, dbuf, x_shape, pad):
@@ -53,98 +56,150 @@ def _unpad(xp, dbuf, x_shape, pad):
     ph, pw = pad
     if dbuf.shape == tuple(x_shape) and ph == 0 and pw == 0:
         return dbuf
-    gx = _empty_like_layout(xp, dbuf, x_shape, 0)
+    gx = _empty_like_layout(xp, dbuf, x_shape, dbuf.dtype, 0)
     hh, ww = min(h, dbuf.shape[-2] - ph), min(w, dbuf.shape[-1] - pw)
     gx[..., :hh, :ww] = dbuf[..., ph:ph + hh, pw:pw + ww]
     return gx
 
 
-class MaxPool2d(Function):
-    """y = max over each window (NaN propagates; ties go to the first offset, as in PyTorch).
+def _axis_slices(ndim, axis, k, s, d, out):
+    """Index tuples selecting, for each kernel offset j along ``axis``, the elements that offset meets."""
+    lead = (slice(None),) * (axis % ndim)
+    return [lead + (slice(j * d, j * d + s * (out - 1) + 1, s),) for j in range(k)]
 
-    dx = dy routed to the position of each window's maximum (accumulated where windows overlap).
-    Returns (y, indices) with indices = flat h * W + w of each maximum in the unpadded input.
+
+def _max_stage(xp, x, axis, k, s, d, out):
+    """Running max over the k offsets along one axis, with the winning offset (first max; a NaN wins)."""
+    sl = _axis_slices(x.ndim, axis, k, s, d, out)
+    if k == 1:
+        return xp.array(x[sl[0]], copy=True, order="K"), None
+    v0, v1 = x[sl[0]], x[sl[1]]
+    if k == 2:
+        arg = xp.greater(v1, v0)
+        if x.dtype.kind == "f":
+            arg |= xp.isnan(v1)
+        return xp.maximum(v0, v1), arg
+    best = xp.maximum(v0, v1)
+    arg = xp.greater(v1, v0).astype(xp.uint8 if k < 256 else xp.int32)
+    if x.dtype.kind == "f":
+        arg |= xp.isnan(v1)
+    for j in range(2, k):
+        v = x[sl[j]]
+        take = xp.greater(v, best)
+        if x.dtype.kind == "f":
+            take |= xp.isnan(v)
+        xp.copyto(arg, j, where=take)
+        xp.maximum(best, v, out=best)
+    return best, arg
+
+
+def _route_stage(xp, g, arg, like, axis, k, s, d, length):
+    """Backward of ``_max_stage``: each gradient goes to the winning offset (summed where windows overlap)."""
+    shape = list(g.shape)
+    shape[axis] = length
+    disjoint = s >= d * (k - 1) + 1
+    covered = disjoint and arg is not None and d == 1 and s == k and k * g.shape[axis] == length
+    dx = _empty_like_layout(xp, like, tuple(shape), g.dtype, None if covered else 0)  # tiled: all written below
+    sl = _axis_slices(g.ndim, axis, k, s, d, g.shape[axis])
+    if arg is None:
+        dx[sl[0]] = g
+        return dx
+    for j in range(k):
+        hit = (~arg if j == 0 else arg) if arg.dtype == bool else arg == j
+        if disjoint:
+            xp.multiply(g, hit, out=dx[sl[j]])
+        else:
+            dx[sl[j]] += g * hit
+    return dx
+
+
+class MaxPool2d(Function):
+    """y = max over each window (NaN propagates; ties go to the first position, row-major, as in PyTorch).
+
+    Separable: a max over the kW offsets along W, then over the kH offsets along H (the first maximum of the
+    first row holding the window's maximum is the first in row-major order, so ties resolve as PyTorch's).
+    dx = dy routed back through the two stages' winning offsets. With ``return_indices`` also returns the flat
+    h * W + w of each maximum in the unpadded input.
     """
 
     @staticmethod
     def forward(ctx, x, geom, pad, return_indices):
         xp = ctx.xp
-        buf = _padded(xp, x, geom, pad, -xp.inf)
-        slices = _offset_slices(geom)
-        kk = len(slices)
-        _, _, hs0, ws0 = slices[0]
-        best = xp.array(buf[..., hs0, ws0], copy=True, order="K")
-        arg = xp.zeros_like(best, dtype=xp.uint8 if kk < 256 else xp.int32)
-        for k in range(1, kk):
-            _, _, hs, ws = slices[k]
-            v = buf[..., hs, ws]
-            take = v > best
-            if buf.dtype.kind == "f":
-                take |= v != v  # a NaN wins the window, as in PyTorch
-            xp.copyto(arg, k, where=take)
-            xp.copyto(best, v, where=take)
-        ctx.save_for_backward(arg)
-        ctx.meta = (geom, pad, x.shape, buf.shape)
-        if not return_indices:
-            return best
         kh, kw, sh, sw, dh, dw, oh, ow = geom
-        ki, kj = arg // kw, arg % kw
-        rows = (xp.arange(oh) * sh - pad[0])[:, None] + ki.astype(xp.int64) * dh
-        cols = (xp.arange(ow) * sw - pad[1]) + kj.astype(xp.int64) * dw
-        indices = rows * x.shape[-1] + cols
-        ctx.mark_non_differentiable(indices)
-        return best, indices
+        buf = _padded(xp, x, geom, pad, -xp.inf)
+        rows, arg_w = _max_stage(xp, buf, -1, kw, sw, dw, ow)
+        out, arg_h = _max_stage(xp, rows, -2, kh, sh, dh, oh)
+        ctx.save_for_backward(arg_w, arg_h)
+        ctx.meta = (geom, pad, x.shape, buf.shape, rows.shape, _layout(x))
+        if not return_indices:
+            return out
+        a = xp.zeros(out.shape, dtype=xp.int64) if arg_h is None else arg_h.astype(xp.int64)
+        r = (xp.arange(oh) * sh)[:, None] + a * dh  # padded row of each maximum
+        if arg_w is None:
+            b = xp.zeros(out.shape, dtype=xp.int64)
+        else:
+            b = xp.take_along_axis(arg_w, xp.broadcast_to(r, out.shape), axis=-2).astype(xp.int64)
+        indices = (r - pad[0]) * x.shape[-1] + (xp.arange(ow) * sw - pad[1]) + b * dw
+        return out, indices
 
     @staticmethod
     def backward(ctx, g, _g_indices=None):
         xp = ctx.xp
-        (arg,) = ctx.saved_tensors
-        geom, pad, x_shape, buf_shape = ctx.meta
-        dbuf = _empty_like_layout(xp, g, buf_shape, 0)
-        zero = xp.zeros((), dtype=g.dtype)
-        disjoint = _disjoint(geom)
-        for k, (_, _, hs, ws) in enumerate(_offset_slices(geom)):
-            part = xp.where(arg == k, g, zero)
-            if disjoint:
-                dbuf[..., hs, ws] = part
-            else:
-                dbuf[..., hs, ws] += part
+        arg_w, arg_h = ctx.saved_tensors
+        geom, pad, x_shape, buf_shape, rows_shape, layout = ctx.meta
+        kh, kw, sh, sw, dh, dw, oh, ow = geom
+        g = _in_layout(xp, g, layout)
+        drows = _route_stage(xp, g, arg_h, layout, -2, kh, sh, dh, rows_shape[-2])
+        dbuf = _route_stage(xp, drows, arg_w, layout, -1, kw, sw, dw, buf_shape[-1])
         return _unpad(xp, dbuf, x_shape, pad), None, None, None
 
 
+def _sum_stage(xp, x, axis, k, s, d, out):
+    sl = _axis_slices(x.ndim, axis, k, s, d, out)
+    if k == 1:
+        return xp.array(x[sl[0]], copy=True, order="K")
+    total = xp.add(x[sl[0]], x[sl[1]])
+    for j in range(2, k):
+        total += x[sl[j]]
+    return total
+
+
+def _spread_stage(xp, g, like, axis, k, s, length):
+    shape = list(g.shape)
+    shape[axis] = length
+    covered = s == k and k * g.shape[axis] == length
+    dx = _empty_like_layout(xp, like, tuple(shape), g.dtype, None if covered else 0)  # tiled: all written below
+    for idx in _axis_slices(g.ndim, axis, k, s, 1, g.shape[axis]):
+        if s >= k:
+            dx[idx] = g
+        else:
+            dx[idx] += g
+    return dx
+
+
 class AvgPool2d(Function):
-    """y = (sum over each window) / divisor;  dx = dy / divisor spread over each window."""
+    """y = (sum over each window) / divisor, summed separably (along W, then H);  dx = dy / divisor spread back."""
 
     @staticmethod
     def forward(ctx, x, geom, pad, divisor):
         xp = ctx.xp
+        kh, kw, sh, sw, _, _, oh, ow = geom
         buf = _padded(xp, x, geom, pad, 0)
-        slices = _offset_slices(geom)
-        _, _, hs, ws = slices[0]
-        if len(slices) == 1:
-            total = xp.array(buf[..., hs, ws], copy=True, order="K")
-        else:
-            _, _, hs1, ws1 = slices[1]
-            total = xp.add(buf[..., hs, ws], buf[..., hs1, ws1])
-            for _, _, hs, ws in slices[2:]:
-                total += buf[..., hs, ws]
+        rows = _sum_stage(xp, buf, -1, kw, sw, 1, ow)
+        total = _sum_stage(xp, rows, -2, kh, sh, 1, oh)
         div = xp.asarray(divisor, dtype=x.dtype)
         total /= div
-        ctx.meta = (geom, pad, x.shape, buf.shape, div)
+        ctx.meta = (geom, pad, x.shape, buf.shape, rows.shape, div, _layout(x))
         return total
 
     @staticmethod
     def backward(ctx, g):
         xp = ctx.xp
-        geom, pad, x_shape, buf_shape, div = ctx.meta
-        gd = g / div
-        dbuf = _empty_like_layout(xp, g, buf_shape, 0)
-        disjoint = _disjoint(geom)
-        for _, _, hs, ws in _offset_slices(geom):
-            if disjoint:
-                dbuf[..., hs, ws] = gd
-            else:
-                dbuf[..., hs, ws] += gd
+        geom, pad, x_shape, buf_shape, rows_shape, div, layout = ctx.meta
+        kh, kw, sh, sw, _, _, _, _ = geom
+        g = _in_layout(xp, g, layout)
+        drows = _spread_stage(xp, g / div, layout, -2, kh, sh, rows_shape[-2])
+        dbuf = _spread_stage(xp, drows, layout, -1, kw, sw, buf_shape[-1])
         return _unpad(xp, dbuf, x_shape, pad), None, None, None
 
 
