@@ -47,7 +47,8 @@ class Trainer:
 
     Args:
         model: a ``lamina.nn.Module``.
-        optimizer: a ``lamina.optim`` optimizer over the model's parameters.
+        optimizer: a ``lamina.optim`` optimizer over the model's parameters (None for a Trainer that only
+            evaluates and predicts).
         loss_fn: ``loss_fn(output, target) -> scalar Tensor`` (mean over the batch, e.g. ``nn.CrossEntropyLoss()``).
         metrics: names (``"accuracy"``, ``"f1"``, ``"top3_accuracy"``, ``"mse"``, ``"r2"``...; see
             ``lamina.training.metrics``), callables ``fn(y_pred, y_true) -> float`` or a dict ``{name: fn}``.
@@ -77,7 +78,8 @@ class Trainer:
 
         if not isinstance(model, Module):
             raise TypeError(f"Trainer: model must be a lamina.nn.Module, got {type(model).__name__}")
-        if not (hasattr(optimizer, "step") and hasattr(optimizer, "zero_grad") and hasattr(optimizer, "param_groups")):
+        if optimizer is not None and not (hasattr(optimizer, "step") and hasattr(optimizer, "zero_grad")
+                                          and hasattr(optimizer, "param_groups")):
             raise TypeError(f"Trainer: optimizer must be a lamina.optim optimizer, got {type(optimizer).__name__}")
         if not callable(loss_fn):
             raise TypeError(f"Trainer: loss_fn must be callable, got {type(loss_fn).__name__}")
@@ -222,6 +224,8 @@ class Trainer:
             verbose: True/1: a progress bar when stdout is a terminal or notebook, and a summary line per epoch;
                 2: summary lines only; False/0: silent.
         """
+        if self.optimizer is None:
+            raise ValueError("Trainer.fit: this Trainer has no optimizer (optimizer=None only serves evaluate/predict)")
         if not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"Trainer.fit: epochs must be a non-negative int, got {epochs!r}")
         self._loaders = (train_loader, val_loader)

@@ -1,0 +1,11 @@
+"""``lamina.models``: the architecture catalogue, by name (``get_model("cnn", num_classes=10)``).
+
+    from lamina.models import get_model, list_models, register_model
+    model = get_model("mlp", input_shape=(1, 8, 8), num_classes=10, depth=3, width=128, dropout=0.1)
+"""
+
+from lamina.models.cnn import CNN, cnn
+from lamina.models.mlp import MLP, mlp
+from lamina.models.registry import get_model, list_models, model_builder, register_model
+
+__all__ = ["register_model", "get_model", "list_models", "model_builder", "MLP", "mlp", "CNN", "cnn"]
