@@ -216,6 +216,8 @@ def test_iterable_dataset_single_and_workers():
     assert [b.tolist() for b in DataLoader(_Stream(7), batch_size=3)] == [[0, 1, 2], [3, 4, 5], [6]]
     assert [b.tolist() for b in DataLoader(_Stream(7), batch_size=3, drop_last=True)] == [[0, 1, 2], [3, 4, 5]]
     assert len(DataLoader(_Stream(7), batch_size=3)) == 3
+    assert list(DataLoader(_Stream(3), batch_size=None)) == [0, 1, 2]
+    assert sorted(DataLoader(_Stream(5), batch_size=None, num_workers=2)) == [0, 1, 2, 3, 4]
     # with two workers: worker 0 streams 0,2,4,6,8 and worker 1 streams 1,3,5,7; batches alternate (as PyTorch)
     got = [b.tolist() for b in DataLoader(_Stream(9), batch_size=2, num_workers=2)]
     ref = [b.tolist() for b in torch.utils.data.DataLoader(_TorchStream(9), batch_size=2, num_workers=2)]
