@@ -13,9 +13,29 @@ Backward recomputes the columns chunk by chunk instead of keeping the whole matr
 One-dimensional convolutions run as two-dimensional ones with H = 1. Geometry tuples are (height, width).
 """
 
+import threading
+
 from lamina.autograd.function import ArrayFunction as Function
 
 _CHUNK_BYTES = 5 << 20  # column + output bytes per chunk: fits the cache, yet large enough for efficient GEMMs
+
+
+_scratch_cache = threading.local()
+
+
+def _scratch(xp, size, dtype):
+    """A reusable per-thread workspace of at least ``size`` elements (column chunks never leave an op).
+
+    Reusing it spares the allocator a fresh multi-megabyte block, and the page faults that come with one, on
+    every call.
+    """
+    key = (xp.__name__, dtype.str if hasattr(dtype, "str") else str(dtype))
+    cache = _scratch_cache.__dict__
+    buf = cache.get(key)
+    if buf is None or buf.size < size:
+        buf = xp.empty(size, dtype=dtype)
+        cache[key] = buf
+    return buf
 
 
 def _as_strided(xp, a, shape, strides):
@@ -100,7 +120,7 @@ def _conv_rows(xp, buf, weight, groups, geom, bias=None):
     wmat = weight.reshape(groups, og, cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(groups, kh * kw * cg, og)
     out = xp.empty((n, oh, ow, o), dtype=buf.dtype)
     chunks, step = _plan(n, geom, c, o, buf.itemsize)
-    ws = xp.empty(step * oh * ow * kh * kw * c, dtype=buf.dtype)
+    ws = _scratch(xp, step * oh * ow * kh * kw * c, buf.dtype)
     for n0, n1 in chunks:
         col, transposed = _im2col(xp, buf[n0:n1], geom, groups, ws)
         if transposed:
@@ -123,7 +143,7 @@ def _conv_weight_grad(xp, buf, grows, groups, geom, weight_shape):
     o, cg = weight_shape[0], weight_shape[1]
     og = o // groups
     chunks, step = _plan(n, geom, c, o, buf.itemsize)
-    ws = xp.empty(step * oh * ow * kh * kw * c, dtype=buf.dtype)
+    ws = _scratch(xp, step * oh * ow * kh * kw * c, buf.dtype)
     acc = None
     for n0, n1 in chunks:
         col, transposed = _im2col(xp, buf[n0:n1], geom, groups, ws)
@@ -155,7 +175,7 @@ def _conv_input_grad(xp, grows, weight, groups, geom, buf_shape):
     dbuf = xp.zeros(buf_shape, dtype=grows.dtype)
     slices = _offset_slices(geom)
     chunks, step = _plan(n, geom, c, o, grows.itemsize)
-    ws = xp.empty(step * oh * ow * kh * kw * c, dtype=grows.dtype)
+    ws = _scratch(xp, step * oh * ow * kh * kw * c, grows.dtype)
     for n0, n1 in chunks:
         nb = n1 - n0
         m = nb * oh * ow

@@ -10,6 +10,7 @@ over pixels, channels or batch items. One-dimensional pooling runs with H = 1. G
 import numpy as np
 
 from lamina.autograd.function import ArrayFunction as Function
+from lamina.ops.conv import _scratch
 
 
 def _layout(a):
@@ -17,11 +18,21 @@ def _layout(a):
     return tuple(sorted(range(a.ndim), key=lambda i: -a.strides[i]))
 
 
-def _empty_like_layout(xp, like, shape, dtype, fill=None):
-    """An array of ``shape`` whose axes are ordered in memory like ``like``'s (an array or a ``_layout``)."""
+def _empty_like_layout(xp, like, shape, dtype, fill=None, scratch=False):
+    """An array of ``shape`` whose axes are ordered in memory like ``like``'s (an array or a ``_layout``).
+
+    ``scratch=True`` places it in the per-thread workspace: only for intermediates that never leave the op.
+    """
     order = like if isinstance(like, tuple) else _layout(like)
     inverse = [order.index(i) for i in range(len(order))]
-    buf = xp.empty([shape[i] for i in order], dtype=dtype)
+    permuted = [shape[i] for i in order]
+    if scratch:
+        size = 1
+        for n in permuted:
+            size *= n
+        buf = _scratch(xp, size, xp.dtype(dtype))[:size].reshape(permuted)
+    else:
+        buf = xp.empty(permuted, dtype=dtype)
     if fill is not None:
         buf.fill(fill)
     return buf.transpose(inverse)
@@ -68,18 +79,25 @@ def _axis_slices(ndim, axis, k, s, d, out):
     return [lead + (slice(j * d, j * d + s * (out - 1) + 1, s),) for j in range(k)]
 
 
-def _max_stage(xp, x, axis, k, s, d, out):
+def _stage_out(xp, x, first, scratch):
+    view = x[first]
+    return _empty_like_layout(xp, _layout(view), view.shape, x.dtype, scratch=scratch)
+
+
+def _max_stage(xp, x, axis, k, s, d, out, scratch=False):
     """Running max over the k offsets along one axis, with the winning offset (first max; a NaN wins)."""
     sl = _axis_slices(x.ndim, axis, k, s, d, out)
+    best = _stage_out(xp, x, sl[0], scratch)
     if k == 1:
-        return xp.array(x[sl[0]], copy=True, order="K"), None
+        xp.copyto(best, x[sl[0]])
+        return best, None
     v0, v1 = x[sl[0]], x[sl[1]]
     if k == 2:
         arg = xp.greater(v1, v0)
         if x.dtype.kind == "f":
             arg |= xp.isnan(v1)
-        return xp.maximum(v0, v1), arg
-    best = xp.maximum(v0, v1)
+        return xp.maximum(v0, v1, out=best), arg
+    xp.maximum(v0, v1, out=best)
     arg = xp.greater(v1, v0).astype(xp.uint8 if k < 256 else xp.int32)
     if x.dtype.kind == "f":
         arg |= xp.isnan(v1)
@@ -93,13 +111,13 @@ def _max_stage(xp, x, axis, k, s, d, out):
     return best, arg
 
 
-def _route_stage(xp, g, arg, like, axis, k, s, d, length):
+def _route_stage(xp, g, arg, like, axis, k, s, d, length, scratch=False):
     """Backward of ``_max_stage``: each gradient goes to the winning offset (summed where windows overlap)."""
     shape = list(g.shape)
     shape[axis] = length
     disjoint = s >= d * (k - 1) + 1
     covered = disjoint and arg is not None and d == 1 and s == k and k * g.shape[axis] == length
-    dx = _empty_like_layout(xp, like, tuple(shape), g.dtype, None if covered else 0)  # tiled: all written below
+    dx = _empty_like_layout(xp, like, tuple(shape), g.dtype, None if covered else 0, scratch)  # tiled: all written
     sl = _axis_slices(g.ndim, axis, k, s, d, g.shape[axis])
     if arg is None:
         dx[sl[0]] = g
@@ -127,7 +145,7 @@ class MaxPool2d(Function):
         xp = ctx.xp
         kh, kw, sh, sw, dh, dw, oh, ow = geom
         buf = _padded(xp, x, geom, pad, -xp.inf)
-        rows, arg_w = _max_stage(xp, buf, -1, kw, sw, dw, ow)
+        rows, arg_w = _max_stage(xp, buf, -1, kw, sw, dw, ow, scratch=True)
         out, arg_h = _max_stage(xp, rows, -2, kh, sh, dh, oh)
         ctx.save_for_backward(arg_w, arg_h)
         ctx.meta = (geom, pad, x.shape, buf.shape, rows.shape, _layout(x))
@@ -149,26 +167,28 @@ class MaxPool2d(Function):
         geom, pad, x_shape, buf_shape, rows_shape, layout = ctx.meta
         kh, kw, sh, sw, dh, dw, oh, ow = geom
         g = _in_layout(xp, g, layout)
-        drows = _route_stage(xp, g, arg_h, layout, -2, kh, sh, dh, rows_shape[-2])
+        drows = _route_stage(xp, g, arg_h, layout, -2, kh, sh, dh, rows_shape[-2], scratch=True)
         dbuf = _route_stage(xp, drows, arg_w, layout, -1, kw, sw, dw, buf_shape[-1])
         return _unpad(xp, dbuf, x_shape, pad), None, None, None
 
 
-def _sum_stage(xp, x, axis, k, s, d, out):
+def _sum_stage(xp, x, axis, k, s, d, out, scratch=False):
     sl = _axis_slices(x.ndim, axis, k, s, d, out)
+    total = _stage_out(xp, x, sl[0], scratch)
     if k == 1:
-        return xp.array(x[sl[0]], copy=True, order="K")
-    total = xp.add(x[sl[0]], x[sl[1]])
+        xp.copyto(total, x[sl[0]])
+        return total
+    xp.add(x[sl[0]], x[sl[1]], out=total)
     for j in range(2, k):
         total += x[sl[j]]
     return total
 
 
-def _spread_stage(xp, g, like, axis, k, s, length):
+def _spread_stage(xp, g, like, axis, k, s, length, scratch=False):
     shape = list(g.shape)
     shape[axis] = length
     covered = s == k and k * g.shape[axis] == length
-    dx = _empty_like_layout(xp, like, tuple(shape), g.dtype, None if covered else 0)  # tiled: all written below
+    dx = _empty_like_layout(xp, like, tuple(shape), g.dtype, None if covered else 0, scratch)  # tiled: all written
     for idx in _axis_slices(g.ndim, axis, k, s, 1, g.shape[axis]):
         if s >= k:
             dx[idx] = g
@@ -185,7 +205,7 @@ class AvgPool2d(Function):
         xp = ctx.xp
         kh, kw, sh, sw, _, _, oh, ow = geom
         buf = _padded(xp, x, geom, pad, 0)
-        rows = _sum_stage(xp, buf, -1, kw, sw, 1, ow)
+        rows = _sum_stage(xp, buf, -1, kw, sw, 1, ow, scratch=True)
         total = _sum_stage(xp, rows, -2, kh, sh, 1, oh)
         div = xp.asarray(divisor, dtype=x.dtype)
         total /= div
@@ -198,7 +218,7 @@ class AvgPool2d(Function):
         geom, pad, x_shape, buf_shape, rows_shape, div, layout = ctx.meta
         kh, kw, sh, sw, _, _, _, _ = geom
         g = _in_layout(xp, g, layout)
-        drows = _spread_stage(xp, g / div, layout, -2, kh, sh, rows_shape[-2])
+        drows = _spread_stage(xp, g / div, layout, -2, kh, sh, rows_shape[-2], scratch=True)
         dbuf = _spread_stage(xp, drows, layout, -1, kw, sw, buf_shape[-1])
         return _unpad(xp, dbuf, x_shape, pad), None, None, None
 
