@@ -20,16 +20,19 @@ from lamina.autograd.function import ArrayFunction as Function
 _CHUNK_BYTES = 5 << 20  # column + output bytes per chunk: fits the cache, yet large enough for efficient GEMMs
 
 
+_SCRATCH_MAX_BYTES = 64 << 20  # larger workspaces (one huge image's columns) are not kept between calls
 _scratch_cache = threading.local()
 
 
 def _scratch(xp, size, dtype):
-    """A reusable per-thread workspace of at least ``size`` elements (column chunks never leave an op).
+    """A reusable per-thread workspace of at least ``size`` elements, for arrays that never leave an op.
 
     Reusing it spares the allocator a fresh multi-megabyte block, and the page faults that come with one, on
     every call.
     """
-    key = (xp.__name__, dtype.str if hasattr(dtype, "str") else str(dtype))
+    if size * dtype.itemsize > _SCRATCH_MAX_BYTES:
+        return xp.empty(size, dtype=dtype)
+    key = (xp.__name__, dtype.str)
     cache = _scratch_cache.__dict__
     buf = cache.get(key)
     if buf is None or buf.size < size:
@@ -99,7 +102,7 @@ def _im2col(xp, buf, geom, groups, ws):
 
 
 def _plan(n, geom, c, o, itemsize):
-    """Batch chunks sized so a chunk's columns and outputs stay in cache, and a workspace for its columns."""
+    """Batch chunks sized so a chunk's columns and outputs stay in cache: ([(start, stop)], samples per chunk)."""
     kh, kw, _, _, _, _, oh, ow = geom
     return _chunks(n, (kh * kw * c + o) * oh * ow * itemsize)
 
@@ -302,7 +305,7 @@ def _unfold(xp, x, geom, pad):
         x = xp.pad(x, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
     s0, s1, s2, s3 = x.strides
     win = _as_strided(xp, x, (n, c, kh, kw, oh, ow), (s0, s1, s2 * dh, s3 * dw, s2 * sh, s3 * sw))
-    return win.reshape(n, c * kh * kw, oh * ow)
+    return xp.ascontiguousarray(win).reshape(n, c * kh * kw, oh * ow)  # a new array, never a view of x
 
 
 def _fold(xp, cols, geom, pad, size):

@@ -1,10 +1,10 @@
 """Pooling ops (max, average, adaptive, unpooling) over the last one or two axes, forward and backward.
 
 The ops work on the trailing (H, W) axes of any leading shape and keep the input's memory layout (a
-channels-last input gives a channels-last output), so they never force a transposing copy. Windows are
-visited as strided slices, one per kernel offset: a loop over kH*kW offsets of whole-array operations, never
-over pixels, channels or batch items. One-dimensional pooling runs with H = 1. Geometry tuples are
-(height, width).
+channels-last input gives a channels-last output), so they never force a transposing copy. Max and average
+pooling are separable: a pass along W then a pass along H, each a loop over that axis's kernel offsets of
+whole-array operations on strided slices (never a loop over pixels, channels or batch items). One-dimensional
+pooling runs with H = 1. Geometry tuples are (height, width).
 """
 
 import numpy as np
@@ -217,8 +217,9 @@ class AvgPool2d(Function):
         xp = ctx.xp
         geom, pad, x_shape, buf_shape, rows_shape, div, layout = ctx.meta
         kh, kw, sh, sw, _, _, _, _ = geom
-        g = _in_layout(xp, g, layout)
-        drows = _spread_stage(xp, g / div, layout, -2, kh, sh, rows_shape[-2], scratch=True)
+        gd = _empty_like_layout(xp, layout, g.shape, g.dtype)
+        xp.divide(_in_layout(xp, g, layout), div, out=gd)
+        drows = _spread_stage(xp, gd, layout, -2, kh, sh, rows_shape[-2], scratch=True)
         dbuf = _spread_stage(xp, drows, layout, -1, kw, sw, buf_shape[-1])
         return _unpad(xp, dbuf, x_shape, pad), None, None, None
 
