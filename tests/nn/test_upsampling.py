@@ -106,3 +106,18 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match=r"Input and output must have the same number of spatial dimensions.*"
                                          r"\[4, 4\] and output size of \[3\]"):
         F.interpolate(x, size=(3,))
+
+
+@pytest.mark.parametrize("dense_max,max_runs", [(0, 8), (512, 0)])
+def test_every_evaluation_strategy_gives_the_same_map(rng, monkeypatch, dense_max, max_runs):
+    # long axes use gathers + add.at, short ones a dense matrix, padding-like maps slices: all must agree
+    from lamina.ops import upsampling as U
+
+    monkeypatch.setattr(U, "_DENSE_MAX", dense_max)
+    monkeypatch.setattr(U, "_MAX_RUNS", max_runs)
+    x_np = rng.standard_normal((2, 3, 5, 6))
+    for kwargs in (dict(size=(9, 4), mode="bilinear"), dict(scale_factor=2, mode="nearest"),
+                   dict(size=(7, 8), mode="bicubic", align_corners=True)):
+        _check(lambda x, kw=kwargs: F.interpolate(x, **kw), lambda x, kw=kwargs: TF.interpolate(x, **kw), x_np, rng)
+    for pad, mode in (((2, 1, 3, 0), "reflect"), ((2, 1, 3, 0), "replicate"), ((-1, 3, 2, -2), "circular")):
+        _check(lambda x, p=pad, m=mode: F.pad(x, p, m), lambda x, p=pad, m=mode: TF.pad(x, p, m), x_np, rng)

@@ -1,9 +1,15 @@
 """Separable resampling: interpolation (nearest, linear, cubic) and non-constant padding as one op.
 
-Every one of these maps is, along each spatial axis, a sum of gathers: y = Σ_t take(x, idx_t, axis) * w_t
+Each of these maps is, along each spatial axis, a linear map given by taps: y = Σ_t take(x, idx_t, axis) * w_t
 (nearest and padding: one tap of weight 1; linear: two taps; cubic: four). The op applies the axes one after
-the other; backward scatters the gradient back through the same index tables in reverse order. The tables
-are small host arrays (one entry per output position along one axis), computed once per call.
+the other, and backward applies the transposed maps in reverse order. The tables are small host arrays (one
+entry per output position along one axis), computed once per call.
+
+How an axis is evaluated depends on its map (the result is the same):
+  * a few runs of consecutive source positions (padding, cropping): slices; backward adds slices back;
+  * otherwise, for axes up to ``_DENSE_MAX`` long: the map as a small dense (out, in) matrix, applied with
+    one matrix multiplication (NumPy has no fused gather-and-blend; BLAS beats five element-wise passes);
+  * longer axes: gathers with ``take``; backward accumulates with ``add.at``.
 """
 
 import math
@@ -12,42 +18,102 @@ import numpy as np
 
 from lamina.autograd.function import ArrayFunction as Function
 
+_DENSE_MAX = 512
+_MAX_RUNS = 8
 
-def _take(xp, x, idx, axis):
-    return xp.take(x, xp.asarray(idx), axis=axis)
+
+def _runs(idx):
+    """idx as [(out_start, out_stop, src_start, step)] runs of step +1 / -1, or None when there are too many."""
+    runs = []
+    i, n = 0, idx.shape[0]
+    while i < n:
+        j = i + 1
+        step = int(idx[j] - idx[i]) if j < n and abs(int(idx[j] - idx[i])) == 1 else 1
+        while j < n and int(idx[j] - idx[j - 1]) == step:
+            j += 1
+        runs.append((i, j, int(idx[i]), step))
+        if len(runs) > _MAX_RUNS:
+            return None
+        i = j
+    return runs
 
 
-def _scatter(xp, g, idx, length, axis):
-    """The adjoint of ``take(., idx, axis)``: entries of ``g`` summed into the positions ``idx`` name."""
-    n = idx.shape[0]
-    if n == length and (idx == np.arange(length)).all():
-        return g
-    steps = np.diff(idx)
-    if (steps >= 0).all():
-        # sorted indices: each target position gets one contiguous run of g, summed by reduceat
-        starts = np.flatnonzero(np.concatenate(([True], steps != 0)))
-        red = xp.add.reduceat(g, xp.asarray(starts), axis=axis) if starts.shape[0] < n else g
-        pos = idx[starts]
-        if pos.shape[0] == length:
-            return red
-        shape = list(g.shape)
-        shape[axis] = length
-        out = xp.zeros(shape, dtype=g.dtype)
-        out[(slice(None),) * axis + (xp.asarray(pos),)] = red
-        return out
-    shape = list(g.shape)
-    shape[axis] = length
-    out = xp.zeros(shape, dtype=g.dtype)
-    xp.add.at(out, (slice(None),) * axis + (xp.asarray(idx),), g)
-    return out
+def _index(ndim, axis, sl):
+    return (slice(None),) * axis + (sl,) + (slice(None),) * (ndim - axis - 1)
+
+
+def _src_slice(start, count, step):
+    stop = start + step * count
+    return slice(start, stop if stop >= 0 else None, step)
+
+
+def _dense(taps, length, dtype):
+    out = taps[0][0].shape[0]
+    a = np.zeros((out, length))
+    rows = np.arange(out)
+    for idx, w in taps:
+        np.add.at(a, (rows, idx), 1.0 if w is None else w)
+    return a.astype(dtype)
+
+
+def _apply_matrix(xp, x, a, axis):
+    """Contract ``x``'s ``axis`` with the (out, in) matrix ``a``: one GEMM, batched over the leading axes."""
+    shape = x.shape
+    if axis == x.ndim - 1:
+        y = xp.ascontiguousarray(x).reshape(-1, shape[-1]) @ a.T
+        return y.reshape(shape[:-1] + (a.shape[0],))
+    lead = int(np.prod(shape[:axis], dtype=np.int64))
+    rest = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    y = xp.matmul(a, xp.ascontiguousarray(x).reshape(lead, shape[axis], rest))
+    return y.reshape(shape[:axis] + (a.shape[0],) + shape[axis + 1:])
 
 
 def _weights(xp, w, ndim, axis, dtype):
     return xp.asarray(w, dtype=dtype).reshape((-1,) + (1,) * (ndim - axis - 1))
 
 
+def _strategy(xp, length, taps, dtype):
+    if len(taps) == 1 and taps[0][1] is None:
+        runs = _runs(taps[0][0])
+        if runs is not None:
+            return "slices", runs
+    if length <= _DENSE_MAX:
+        return "dense", xp.asarray(_dense(taps, length, dtype))
+    return "gather", taps
+
+
+def _forward_axis(xp, x, axis, how, data):
+    if how == "slices":
+        parts = [x[_index(x.ndim, axis, _src_slice(src, o1 - o0, step))] for o0, o1, src, step in data]
+        return parts[0].copy() if len(parts) == 1 else xp.concatenate(parts, axis=axis)
+    if how == "dense":
+        return _apply_matrix(xp, x, data, axis)
+    y = None
+    for idx, w in data:
+        part = xp.take(x, xp.asarray(idx), axis=axis)
+        if w is not None:
+            part *= _weights(xp, w, x.ndim, axis, x.dtype)
+        y = part if y is None else y.__iadd__(part)
+    return y
+
+
+def _backward_axis(xp, g, axis, length, how, data):
+    shape = g.shape[:axis] + (length,) + g.shape[axis + 1:]
+    if how == "dense":
+        return _apply_matrix(xp, g, data.T, axis)
+    out = xp.zeros(shape, dtype=g.dtype)
+    if how == "slices":
+        for o0, o1, src, step in data:
+            out[_index(g.ndim, axis, _src_slice(src, o1 - o0, step))] += g[_index(g.ndim, axis, slice(o0, o1))]
+        return out
+    for idx, w in data:
+        part = g if w is None else g * _weights(xp, w, g.ndim, axis, g.dtype)
+        xp.add.at(out, _index(g.ndim, axis, xp.asarray(idx)), part)
+    return out
+
+
 class Resample(Function):
-    """y = the composition over axes of  Σ_t take(x, idx_t, axis) * w_t;  dx = the adjoint, axes reversed.
+    """y = the composition over axes of  Σ_t take(x, idx_t, axis) * w_t;  dx = the transposed maps, reversed.
 
     ``plan`` is a tuple of (axis, input length, taps) with taps a tuple of (idx, weights or None).
     """
@@ -55,33 +121,19 @@ class Resample(Function):
     @staticmethod
     def forward(ctx, x, plan):
         xp = ctx.xp
-        for axis, _, taps in plan:
-            y = None
-            for idx, w in taps:
-                part = _take(xp, x, idx, axis)
-                if w is not None:
-                    part *= _weights(xp, w, x.ndim, axis, x.dtype)
-                if y is None:
-                    y = part
-                else:
-                    y += part
-            x = y
-        ctx.plan = plan
+        steps = []
+        for axis, length, taps in plan:
+            how, data = _strategy(xp, length, taps, x.dtype)
+            x = _forward_axis(xp, x, axis, how, data)
+            steps.append((axis, length, how, data))
+        ctx.steps = steps
         return x
 
     @staticmethod
     def backward(ctx, g):
         xp = ctx.xp
-        for axis, length, taps in reversed(ctx.plan):
-            gx = None
-            for idx, w in taps:
-                gw = g if w is None else g * _weights(xp, w, g.ndim, axis, g.dtype)
-                part = _scatter(xp, gw, idx, length, axis)
-                if gx is None:
-                    gx = part if part is not g else part.copy()
-                else:
-                    gx += part
-            g = gx
+        for axis, length, how, data in reversed(ctx.steps):
+            g = _backward_axis(xp, g, axis, length, how, data)
         return g, None
 
 
