@@ -55,13 +55,15 @@ def test_max_pool2d_ties_pick_the_first_maximum_like_torch(rng, cfg):
     np.testing.assert_array_equal(out[1].numpy(), out_ref[1].numpy())
 
 
-def test_max_pool2d_propagates_nan(rng):
-    x_np = rng.standard_normal((1, 1, 4, 4))
-    x_np[0, 0, 1, 0] = np.nan
-    out = F.max_pool2d(lamina.tensor(x_np), 2)
-    out_ref = TF.max_pool2d(torch.tensor(x_np), 2)
+@pytest.mark.parametrize("kernel,stride", [(2, 2), (3, 2), (3, 1)])
+def test_max_pool2d_propagates_nan_and_routes_to_torchs_index(rng, kernel, stride):
+    x_np = rng.standard_normal((1, 2, 6, 6))
+    x_np[0, 0, 1, 0] = x_np[0, 0, 3, 4] = x_np[0, 1, 2, 2] = x_np[0, 1, 2, 3] = np.nan
+    out, idx = F.max_pool2d(lamina.tensor(x_np), kernel, stride, return_indices=True)
+    out_ref, idx_ref = TF.max_pool2d(torch.tensor(x_np), kernel, stride, return_indices=True)
     np.testing.assert_array_equal(np.isnan(out.numpy()), np.isnan(out_ref.numpy()))
     assert_close(out.numpy()[~np.isnan(out.numpy())], out_ref.numpy()[~np.isnan(out_ref.numpy())])
+    np.testing.assert_array_equal(idx.numpy(), idx_ref.numpy())
 
 
 @pytest.mark.parametrize("cfg", [dict(kernel_size=3), dict(kernel_size=3, stride=2, padding=1),

@@ -85,30 +85,43 @@ def _stage_out(xp, x, first, scratch):
 
 
 def _max_stage(xp, x, axis, k, s, d, out, scratch=False):
-    """Running max over the k offsets along one axis, with the winning offset (first max; a NaN wins)."""
+    """Max over the k offsets along one axis, and the winning offset (PyTorch's: the first maximum; a NaN wins).
+
+    The maximum is a chain of ``maximum`` (NaN propagates); the winner is the first offset equal to it. Only
+    when the result holds a NaN (one cheap sum tells) are the winners recomputed by PyTorch's running scan.
+    """
     sl = _axis_slices(x.ndim, axis, k, s, d, out)
     best = _stage_out(xp, x, sl[0], scratch)
     if k == 1:
         xp.copyto(best, x[sl[0]])
         return best, None
-    v0, v1 = x[sl[0]], x[sl[1]]
-    if k == 2:
-        arg = xp.greater(v1, v0)
-        if x.dtype.kind == "f":
-            arg |= xp.isnan(v1)
-        return xp.maximum(v0, v1, out=best), arg
-    xp.maximum(v0, v1, out=best)
-    arg = xp.greater(v1, v0).astype(xp.uint8 if k < 256 else xp.int32)
-    if x.dtype.kind == "f":
-        arg |= xp.isnan(v1)
+    xp.maximum(x[sl[0]], x[sl[1]], out=best)
     for j in range(2, k):
-        v = x[sl[j]]
-        take = xp.greater(v, best)
-        if x.dtype.kind == "f":
-            take |= xp.isnan(v)
-        xp.copyto(arg, j, where=take)
-        xp.maximum(best, v, out=best)
+        xp.maximum(best, x[sl[j]], out=best)
+    # first j with x_j == best, as ne_0 * (1 + ne_1 * (1 + ...)) with ne_j = (x_j != best): cheap integer
+    # arithmetic (a masked copyto per offset is an order of magnitude slower in NumPy)
+    arg = xp.not_equal(x[sl[k - 2]], best)
+    if k > 2:
+        dt = xp.uint8 if k < 256 else xp.int32
+        arg = arg.astype(dt)
+        for j in range(k - 3, -1, -1):
+            arg += 1
+            arg = xp.multiply(xp.not_equal(x[sl[j]], best), arg, dtype=dt)
+    if x.dtype.kind == "f" and xp.isnan(best.sum()):
+        arg = _first_max_or_last_nan(xp, x, sl, arg.dtype)
     return best, arg
+
+
+def _first_max_or_last_nan(xp, x, sl, dtype):
+    """PyTorch's scan: take offset j when x_j > the running max or x_j is NaN."""
+    run = xp.array(x[sl[0]], copy=True, order="K")
+    arg = xp.zeros(run.shape, dtype=dtype)
+    for j in range(1, len(sl)):
+        v = x[sl[j]]
+        take = xp.greater(v, run) | xp.isnan(v)
+        xp.copyto(arg, True if arg.dtype.kind == "b" else j, where=take)
+        xp.copyto(run, v, where=take)
+    return arg
 
 
 def _route_stage(xp, g, arg, like, axis, k, s, d, length, scratch=False):
