@@ -193,3 +193,27 @@ def test_bad_input_errors_name_the_function_and_shapes():
         F.max_unpool2d(lamina.randn(1, 1, 1, 1), lamina.full((1, 1, 1, 1), 7, dtype=lamina.int64), 2)
     with pytest.raises(ValueError, match=r"max_unpool2d: invalid output_size \(9, 9\)"):
         F.max_unpool2d(lamina.randn(1, 1, 2, 2), lamina.zeros(1, 1, 2, 2, dtype=lamina.int64), 2, output_size=(9, 9))
+
+
+@pytest.mark.parametrize("norm_type,kernel,stride,ceil_mode", [(2, 2, None, False), (3, (3, 2), (2, 1), True),
+                                                               (1.5, 3, 2, False)])
+def test_lp_pool_matches_torch(rng, norm_type, kernel, stride, ceil_mode):
+    x_np = rng.random((2, 3, 7, 8)) + 0.1
+    layer, ref = nn.LPPool2d(norm_type, kernel, stride, ceil_mode), torch.nn.LPPool2d(norm_type, kernel, stride,
+                                                                                      ceil_mode)
+    assert repr(layer) == repr(ref)
+    _check(layer, ref, x_np, rng)
+    k1 = kernel if isinstance(kernel, int) else kernel[0]
+    s1 = stride if stride is None or isinstance(stride, int) else stride[0]
+    _check(nn.LPPool1d(norm_type, k1, s1, ceil_mode), torch.nn.LPPool1d(norm_type, k1, s1, ceil_mode),
+           x_np[:, :, 0], rng)
+
+
+def test_max_pool_with_indices_aliases(rng):
+    x_np = rng.standard_normal((2, 3, 6, 6))
+    out, idx = F.max_pool2d_with_indices(lamina.tensor(x_np), 3, 2, 1)
+    out_ref, idx_ref = TF.max_pool2d_with_indices(torch.tensor(x_np), 3, 2, 1)
+    assert_close(out, out_ref)
+    np.testing.assert_array_equal(idx.numpy(), idx_ref.numpy())
+    out, idx = F.max_pool1d_with_indices(lamina.tensor(x_np[:, :, 0]), 2)
+    np.testing.assert_array_equal(idx.numpy(), TF.max_pool1d_with_indices(torch.tensor(x_np[:, :, 0]), 2)[1].numpy())

@@ -5,12 +5,14 @@ Arguments are validated here (messages name the function and the shapes); the wo
 """
 
 from lamina.nn.functional.conv import _tuple
+from lamina.ops import functions as OF
 from lamina.ops import pooling as P
 from lamina.ops.functions import _t
 
 __all__ = [
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
-    "avg_pool2d", "max_pool1d", "max_pool2d", "max_unpool1d", "max_unpool2d",
+    "avg_pool2d", "lp_pool1d", "lp_pool2d", "max_pool1d", "max_pool1d_with_indices", "max_pool2d",
+    "max_pool2d_with_indices", "max_unpool1d", "max_unpool2d",
 ]
 
 
@@ -91,6 +93,18 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,  # noqa: A002
+                            return_indices=True):
+    """``max_pool1d`` that always returns (output, indices)."""
+    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,  # noqa: A002
+                            return_indices=True):
+    """``max_pool2d`` that always returns (output, indices)."""
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
 def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):  # noqa: A002
     x = _input(input, nd, op)
     if divisor_override is not None and (not isinstance(divisor_override, int) or divisor_override == 0):
@@ -125,6 +139,32 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     """
     return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override)
+
+
+def _lp_pool(nd, input, norm_type, kernel_size, stride, ceil_mode):  # noqa: A002
+    kernel = _tuple(kernel_size, nd, "kernel_size", f"lp_pool{nd}d")
+    pool = avg_pool1d if nd == 1 else avg_pool2d
+    out = pool(_t(input, f"lp_pool{nd}d") ** norm_type, kernel_size, stride, 0, ceil_mode)
+    size = 1
+    for k in kernel:
+        size *= k
+    # PyTorch's form: sign(out) * relu(|out|) keeps the gradient finite where the window sums to zero
+    return (OF.sign(out) * OF.relu(OF.abs(out)) * size) ** (1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):  # noqa: A002
+    """Power-average pooling: (sum over each window of x**p) ** (1/p) over (N, C, L)."""
+    return _lp_pool(1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):  # noqa: A002
+    """Power-average pooling: (sum over each window of x**p) ** (1/p) over (N, C, H, W).
+
+    Example:
+        >>> F.lp_pool2d(lamina.rand(1, 2, 4, 4), 2, 2).shape
+        (1, 2, 2, 2)
+    """
+    return _lp_pool(2, input, norm_type, kernel_size, stride, ceil_mode)
 
 
 def _adaptive_size(op, x, nd, output_size):
