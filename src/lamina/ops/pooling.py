@@ -313,9 +313,9 @@ class AdaptiveMaxPool2d(Function):
                 if best is None:
                     best, arg = v.copy(), xp.broadcast_to(flat, v.shape).copy()
                     continue
-                take = (v > best) | (v != v)
-                xp.copyto(best, v, where=take)
-                xp.copyto(arg, flat, where=take)
+                take = (v > best) | (v != v)  # PyTorch's scan: a larger value or a NaN takes over
+                best = xp.where(take, v, best)
+                arg = xp.where(take, flat, arg)
         ctx.save_for_backward(arg)
         ctx.meta = x.shape
         ctx.mark_non_differentiable(arg)
