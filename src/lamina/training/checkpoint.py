@@ -46,11 +46,14 @@ def capture_rng_state(loaders=()):
     }
 
 
-def restore_rng_state(state, loaders=()):
-    """Put back what ``capture_rng_state`` captured (the loaders must be passed in the same order)."""
+def restore_rng_state(state, loaders=None):
+    """Put back what ``capture_rng_state`` captured.
+
+    ``loaders`` (in the order given when capturing) get their generators' states back; None leaves them alone.
+    """
     default_generator.set_state(state["lamina"])
-    gens = _loader_generators(loaders)
-    saved = state.get("loaders", [])
+    gens = _loader_generators(loaders) if loaders is not None else []
+    saved = state.get("loaders", []) if loaders is not None else []
     if len(saved) != len(gens):
         raise ValueError(f"resume: the checkpoint holds the states of {len(saved)} DataLoader generator(s) but the "
                          f"loaders given to fit have {len(gens)}; pass loaders built the same way as in the "
@@ -107,7 +110,7 @@ def read_checkpoint(path):
     return state
 
 
-def load_checkpoint(trainer, path, loaders=()):
+def load_checkpoint(trainer, path, loaders=None):
     """Restore ``trainer`` (model, optimizer, scheduler, counters, history, callbacks, RNG) from ``path``.
 
     Returns the checkpoint dict.

@@ -130,8 +130,9 @@ class Trainer:
         """Write the full training state (see ``lamina.training.checkpoint``) to ``path``, atomically."""
         save_checkpoint(self, path, self._loaders)
 
-    def load_checkpoint(self, path, loaders=()):
-        """Restore the state ``save_checkpoint`` wrote; ``loaders`` get their generators' states back."""
+    def load_checkpoint(self, path, loaders=None):
+        """Restore the state ``save_checkpoint`` wrote; ``loaders`` (the train and validation loaders, in that
+        order) get their generators' states back."""
         return load_checkpoint(self, path, loaders)
 
     # ------------------------------------------------------------------ batches
