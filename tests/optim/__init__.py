@@ -1,0 +1,1 @@
+"""Tests of lamina.optim against torch.optim."""
