@@ -220,3 +220,65 @@ def test_trains_a_model_end_to_end():
         first = float(loss) if first is None else first
     assert float(loss) < 0.02 * first
     assert model.weight.dtype == lamina.float32
+
+
+def test_deepcopy_of_an_optimizer_continues_independently():
+    ps = _params(2)
+    opt = optim.Adam(ps, lr=0.1)
+    for k in range(3):
+        for p in ps:
+            p.grad = lamina.tensor(np.cos(k + _np(p)))
+        opt.step()
+    twin = copy.deepcopy({"params": ps, "opt": opt})
+    for params, o in ((ps, opt), (twin["params"], twin["opt"])):
+        for k in range(3, 6):
+            for p in params:
+                p.grad = lamina.tensor(np.cos(k + _np(p)))
+            o.step()
+    for a, b in zip(ps, twin["params"]):
+        assert a is not b
+        np.testing.assert_array_equal(_np(a), _np(b))
+    for i in (0, 1):
+        for key in ("exp_avg", "exp_avg_sq", "step"):
+            np.testing.assert_array_equal(_np(opt.state_dict()["state"][i][key]),
+                                          _np(twin["opt"].state_dict()["state"][i][key]))
+
+
+def test_tensor_learning_rate_with_a_scheduler_equals_float_learning_rate():
+    results = []
+    for lr in (0.05, lamina.tensor(0.05, dtype=lamina.float64)):
+        ps = _params(2)
+        opt = optim.Adam(ps, lr=lr)
+        sched = optim.lr_scheduler.ExponentialLR(opt, gamma=0.9)
+        for k in range(5):
+            for p in ps:
+                p.grad = lamina.tensor(np.sin(k + _np(p)))
+            opt.step()
+            sched.step()
+        results.append([_np(p).copy() for p in ps])
+        assert isinstance(opt.param_groups[0]["lr"], lamina.Tensor) == (not isinstance(lr, float))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-15)
+
+
+def test_a_custom_optimizer_written_the_pytorch_way():
+    class SignSGD(optim.Optimizer):
+        def __init__(self, params, lr=0.1):
+            super().__init__(params, {"lr": lr})
+
+        @lamina.no_grad()
+        def step(self, closure=None):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        p.data.add_(p.grad.sign(), alpha=-group["lr"])
+                        self.state[p]["n"] = self.state[p].get("n", 0) + 1
+
+    w = nn.Parameter(lamina.tensor([0.5, -0.5], dtype=lamina.float64))
+    opt = SignSGD([w])
+    calls = []
+    opt.register_step_post_hook(lambda o, a, k: calls.append(1))
+    (w * w).sum().backward()
+    opt.step()
+    np.testing.assert_allclose(_np(w), [0.4, -0.4])
+    assert calls == [1] and opt.state_dict()["state"] == {0: {"n": 1}}

@@ -174,6 +174,25 @@ def test_parameters_without_gradient_are_skipped_like_torch(name, kw):
         assert [float(ls[i]["step"]) for i in ls] == [float(ts[i]["step"]) for i in ts]
 
 
+def test_frozen_parameters_in_the_middle_of_a_group():
+    """Runs of consecutive parameters with gradients are updated together; the frozen one is left alone."""
+    shapes = [(3,)] * 4 + [(50_000,), (4, 2)] + [(5,)] * 6
+    problem = Problem(shapes=shapes, steps=20)
+    frozen = {3, 6}
+    lp, tp = _params(lamina, problem.init), _params(torch, problem.init)
+    lopt, topt = optim.RAdam(lp, lr=0.01), torch.optim.RAdam(tp, lr=0.01)
+    for k in range(20):
+        for params, lib, opt in ((lp, lamina, lopt), (tp, torch, topt)):
+            _set_grads(params, problem, k, lib)
+            for i in frozen:
+                params[i].grad = None
+            opt.step()
+    for i, (a, b) in enumerate(zip(lp, tp)):
+        np.testing.assert_allclose(_np(a), _np(b), rtol=1e-10, atol=1e-12)
+        assert (i in frozen) == np.array_equal(_np(a), problem.init[i])
+    assert sorted(lopt.state_dict()["state"]) == sorted(topt.state_dict()["state"])
+
+
 def test_large_and_many_small_tensors_blocks_match_torch():
     """Tensors larger than a block (split) and many tiny ones (packed into shared blocks), float64 and float32."""
     shapes = [(300, 250)] + [(7,)] * 40 + [(13, 3)] * 5 + [(40_000,)]

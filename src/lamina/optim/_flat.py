@@ -14,9 +14,9 @@ coefficients (``_coeffs``) and the update on arrays (``_kernel``). The engine ru
   dozen calls per block, not per tensor;
 * no temporaries: every ufunc writes with ``out=`` into preallocated block-sized scratch arrays.
 
-Parameters and gradients stay where they are: ``p._data`` and ``p.grad`` remain the user's arrays. When the
-parameters of a group do not share one step key (some lacked a gradient at some step) each parameter is
-updated on its own, with the same kernel.
+Parameters and gradients stay where they are: ``p._data`` and ``p.grad`` remain the user's arrays. When some
+parameters of a group have no gradient (frozen layers) or another step count (they lacked a gradient at some
+step), each run of consecutive parameters that share a step count is updated on its own, with the same kernel.
 """
 
 import os
@@ -93,15 +93,18 @@ class _Layout:
                     view._data[...] = old._data
                     st[kind] = view
         self.blocks = _plan(self.sizes, offsets, self.block, range(len(params)))
-        self._single = {}
+        self._runs = {}
 
     def view(self, kind, i):
         return self.views[self.kinds.index(kind)][i]
 
-    def single_blocks(self, i):
-        blocks = self._single.get(i)
+    def run_blocks(self, first, last):
+        """The blocks of parameters ``first..last`` (cached: the same runs recur step after step)."""
+        blocks = self._runs.get((first, last))
         if blocks is None:
-            blocks = self._single[i] = _plan(self.sizes, self.offsets, self.block, (i,))
+            if len(self._runs) > 256:
+                self._runs.clear()
+            blocks = self._runs[(first, last)] = _plan(self.sizes, self.offsets, self.block, range(first, last + 1))
         return blocks
 
     def valid(self, kinds, state):
@@ -155,6 +158,15 @@ class FlatOptimizer(Optimizer):
     def _state_loaded(self):
         self._layouts.clear()
 
+    def __getstate__(self):
+        # the flat buffers are a cache: a copy (deepcopy, pickle) rebuilds them from its own state tensors
+        d = self.__dict__.copy()
+        d["_layouts"], d["_scratch"] = {}, {}
+        return d
+
+    def __setstate__(self, d):
+        self.__dict__.update(d)
+
     def _group_layouts(self, gi, group, kinds):
         params = group["params"]
         cached = self._layouts.get(gi)
@@ -180,9 +192,17 @@ class FlatOptimizer(Optimizer):
             keys = [self._prepare(group, lay.params[i], lay, i) for i in idxs]
             if len(idxs) == len(lay.params) and keys.count(keys[0]) == len(keys):
                 self._run(lay, self._coeffs(group, keys[0]), lay.blocks, idxs)
-            else:
-                for i, key in zip(idxs, keys):
-                    self._run(lay, self._coeffs(group, key), lay.single_blocks(i), (i,))
+                continue
+            # some parameters have no gradient (frozen, unused) or another step count: update each run of
+            # consecutive parameters that share a key on its own blocks
+            runs = []
+            for i, key in zip(idxs, keys):
+                if runs and runs[-1][0] == key and runs[-1][1][-1] == i - 1:
+                    runs[-1][1].append(i)
+                else:
+                    runs.append((key, [i]))
+            for key, run in runs:
+                self._run(lay, self._coeffs(group, key), lay.run_blocks(run[0], run[-1]), run)
 
     def _scratch_for(self, lay, worker):
         key = (lay.xp, lay.dtype, worker)
