@@ -5,8 +5,10 @@
 
 Both frameworks get 2 threads (torch.set_num_threads(2); lamina's step engine reads OMP_NUM_THREADS, set to 2
 here) and the same parameters and gradients. The timed call is ``opt.step()`` alone. Every configuration is
-timed in turn, interleaved over the repeats after a warm-up, and the table shows medians and the ratio
-lamina / torch (below 1.0: lamina is faster). Layouts:
+timed once per round, in a new random order each round, after warm-up rounds, and the table shows medians and the ratio
+lamina / torch (below 1.0: lamina is faster). A short pause (``--pause``, 5 ms) precedes every timed call: an
+OpenMP thread of torch keeps spinning for a while after torch returns, and on a 2-core machine whatever runs
+next without a pause loses a core to it (lamina's second thread, or the next torch call). Layouts:
 
   layers   W6 of benchmarks/run.py: 4 x (1536 x 1536) + 2 x (1024 x 1024) + their biases, ~10.0M parameters
   small    500 tensors of 20,000 parameters (10.0M): many small tensors, where per-tensor overhead shows
@@ -53,6 +55,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--pause", type=float, default=0.005, help="seconds of rest before each timed call")
     args = ap.parse_args()
     torch.set_num_threads(2)
     rng = np.random.default_rng(0)
@@ -70,8 +73,11 @@ def main():
             except (RuntimeError, ValueError, TypeError):
                 pass
     times = {(row, col): [] for row, col, _ in cases}
+    order = np.random.default_rng(1)
     for r in range(args.warmup + args.repeats):
-        for row, col, step in cases:
+        for j in order.permutation(len(cases)):  # a fresh order each round: no case always follows the same one
+            row, col, step = cases[j]
+            time.sleep(args.pause)
             t0 = time.perf_counter()
             step()
             dt = time.perf_counter() - t0
@@ -79,7 +85,7 @@ def main():
                 times[(row, col)].append(dt)
     cols = ["lamina", "torch", "torch foreach", "torch fused"]
     print(f"optimizer step, float32, 2 threads (lamina engine threads: {_flat._threads[0]}), "
-          f"median of {args.repeats} interleaved repeats, ms")
+          f"median of {args.repeats} shuffled rounds, {args.pause * 1e3:g} ms pause before each, ms")
     head = f"{'case':<44}" + "".join(f"{c:>15}" for c in cols) + "".join(f"{'/ ' + c:>17}" for c in cols[1:])
     print(head)
     print("-" * len(head))

@@ -193,9 +193,10 @@ def test_frozen_parameters_in_the_middle_of_a_group():
     assert sorted(lopt.state_dict()["state"]) == sorted(topt.state_dict()["state"])
 
 
-def test_large_and_many_small_tensors_blocks_match_torch():
+def test_large_and_many_small_tensors_blocks_match_torch(monkeypatch):
     """Tensors larger than a block (split) and many tiny ones (packed into shared blocks), float64 and float32."""
-    shapes = [(300, 250)] + [(7,)] * 40 + [(13, 3)] * 5 + [(40_000,)]
+    monkeypatch.setattr(_flat, "_BLOCK_BYTES", 1 << 15)  # small blocks, so that small tensors exercise both paths
+    shapes = [(120, 90)] + [(7,)] * 40 + [(13, 3)] * 5 + [(2500,)] + [(3,)] * 3
     problem = Problem(shapes=shapes, steps=30)
     for dtype in (np.float64, np.float32):
         arrays = [a.astype(dtype) for a in problem.init]
@@ -207,6 +208,9 @@ def test_large_and_many_small_tensors_blocks_match_torch():
                     g = problem.grad(k, i, _np(p).astype(np.float64)).astype(dtype)
                     p.grad = torch.tensor(g) if lib is torch else lamina.tensor(g)
                 opt.step()
+        (lay,) = lopt._layouts[0][2]
+        pieces = [len(b[2]) for b in lay.blocks]
+        assert max(pieces) > 10 and sum(1 for b in lay.blocks if b[2][0][0] == 0) > 1  # packed and split
         tol = 1e-10 if dtype == np.float64 else 2e-5
         for a, b in zip(lp, tp):
             assert _np(a).dtype == dtype

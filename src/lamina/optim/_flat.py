@@ -7,11 +7,14 @@ coefficients (``_coeffs``) and the update on arrays (``_kernel``). The engine ru
 * flat buffers: a group's state arrays of one kind (``exp_avg``...) live in one contiguous buffer per dtype;
   ``state[p]["exp_avg"]`` is a lamina Tensor viewing its slice, so ``state_dict``, serialisation and user code
   see ordinary per-parameter tensors;
-* cache-sized blocks: the update runs block by block (256 KiB per array), so the dozen in-place ufunc calls of
-  an Adam step work in the L2 cache instead of streaming each array from memory a dozen times. A large
-  parameter is cut into blocks; small parameters are packed into one block (their values and gradients
-  gathered into scratch arrays, the new values scattered back), so a model of many small tensors also costs a
-  dozen calls per block, not per tensor;
+* blocks: the update runs block by block (2 MiB per array), so the dozen in-place ufunc calls of an Adam step
+  work on cached data instead of streaming each array from memory a dozen times. A large parameter is cut
+  into blocks; small parameters are packed into one block (their values and gradients gathered into scratch
+  arrays, the new values scattered back), so a model of many small tensors also costs a dozen calls per
+  block, not per tensor;
+* threads: NumPy releases the GIL inside ufuncs, so the blocks of a large step are shared among up to 4
+  threads (``LAMINA_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the CPUs this process may use). The blocks
+  are large because every ufunc call hands the GIL over; the result is bit-identical whatever the count;
 * no temporaries: every ufunc writes with ``out=`` into preallocated block-sized scratch arrays.
 
 Parameters and gradients stay where they are: ``p._data`` and ``p.grad`` remain the user's arrays. When some
@@ -26,7 +29,7 @@ from lamina.backend.xp import get_xp
 from lamina.optim.optimizer import Optimizer
 from lamina.tensor import Tensor
 
-_BLOCK_BYTES = 1 << 18
+_BLOCK_BYTES = 1 << 21
 _N_TMP = 3
 _MAX_THREADS = 4
 _MIN_PER_THREAD = 1 << 19  # fewer elements than this per thread: threads cost more than they save
