@@ -22,6 +22,7 @@ parameters of a group have no gradient (frozen layers) or another step count (th
 step), each run of consecutive parameters that share a step count is updated on its own, with the same kernel.
 """
 
+import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -180,7 +181,7 @@ class FlatOptimizer(Optimizer):
                 return layouts
         buckets = {}
         for p in params:
-            if p._data.dtype.kind in "fc":
+            if p._data.dtype.kind == "f":
                 buckets.setdefault((get_xp(p._data), p._data.dtype), []).append(p)
         layouts = [_Layout(group, ps, kinds, self.state) for ps in buckets.values()]
         self._layouts[gi] = (group, list(params), layouts)
@@ -233,19 +234,24 @@ class FlatOptimizer(Optimizer):
         if workers == 1:
             self._run_blocks(lay, c, blocks, pf, gf, self._scratch_for(lay, 0))
         else:
-            chunks = _split(blocks, workers)
+            # the threads take the next block from a shared counter (next() on it is atomic under the GIL):
+            # the calling thread starts at once and a helper that wakes late simply takes fewer blocks
+            order = itertools.count()
             pool = _pool()
-            futures = [pool.submit(self._run_blocks, lay, c, chunk, pf, gf, self._scratch_for(lay, k))
-                       for k, chunk in enumerate(chunks[1:], 1)]
-            self._run_blocks(lay, c, chunks[0], pf, gf, self._scratch_for(lay, 0))
+            futures = [pool.submit(self._run_blocks, lay, c, blocks, pf, gf, self._scratch_for(lay, k), order)
+                       for k in range(1, workers)]
+            self._run_blocks(lay, c, blocks, pf, gf, self._scratch_for(lay, 0), order)
             for f in futures:
                 f.result()
         for i in back:
             lay.params[i]._data[...] = pf[i].reshape(lay.shapes[i])
 
-    def _run_blocks(self, lay, c, blocks, pf, gf, scratch):
+    def _run_blocks(self, lay, c, blocks, pf, gf, scratch, order=None):
+        """Run the kernel over ``blocks`` (all of them, or those whose index ``next(order)`` hands out)."""
         xp, bufs, kernel = lay.xp, lay.bufs, self._kernel
         pbuf, gbuf, tmps = scratch[0], scratch[1], scratch[2:]
+        if order is not None:
+            blocks = _take(blocks, order)
         for lo, hi, pieces in blocks:
             n = hi - lo
             s = [b[lo:hi] for b in bufs]
@@ -297,18 +303,12 @@ def _threads_for(lay, blocks):
     return max(1, min(_threads[0], len(blocks), n // _MIN_PER_THREAD))
 
 
-def _split(blocks, k):
-    """``blocks`` cut into ``k`` consecutive runs of about equal element counts."""
-    total = sum(hi - lo for lo, hi, _ in blocks)
-    chunks, cur, acc = [], [], 0
-    for blk in blocks:
-        cur.append(blk)
-        acc += blk[1] - blk[0]
-        if len(chunks) < k - 1 and acc >= total * (len(chunks) + 1) / k:
-            chunks.append(cur)
-            cur = []
-    chunks.append(cur)
-    return [c for c in chunks if c]
+def _take(blocks, order):
+    while True:
+        i = next(order)
+        if i >= len(blocks):
+            return
+        yield blocks[i]
 
 
 def effective_grad(xp, g, p, weight_decay, maximize, out):
