@@ -9,14 +9,22 @@ import weakref
 
 from lamina.autograd.function import ArrayFunction, _RemovableHandle
 from lamina.autograd.grad_mode import state
-from lamina.backend.dtypes import dtype as _dtype_cls
-from lamina.backend.dtypes import float16, float32, float64, from_numpy_dtype, get_default_dtype, int32, int64
 from lamina.backend.dtypes import bool_ as _bool
-from lamina.backend.dtypes import to_numpy_dtype
+from lamina.backend.dtypes import dtype as _dtype_cls
+from lamina.backend.dtypes import (
+    float16,
+    float32,
+    float64,
+    from_numpy_dtype,
+    get_default_dtype,
+    int32,
+    int64,
+    to_numpy_dtype,
+)
 from lamina.backend.xp import device as _device
 from lamina.backend.xp import device_of, get_xp, numpy_module
-from lamina.ops import functions as OF
 from lamina.ops import elementwise as E
+from lamina.ops import functions as OF
 
 
 class Tensor:
@@ -649,39 +657,116 @@ class _SetItem(ArrayFunction):
 # ---------------------------------------------------------------------- repr
 
 
+_PRINT = {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80}
+
+
+class _Formatter:
+    """PyTorch's element formatter: one width for all elements; integer, fixed or scientific mode for floats."""
+
+    def __init__(self, arr):
+        np = numpy_module
+        self.floating = arr.dtype.kind == "f"
+        self.int_mode, self.sci_mode, self.width = True, False, 1
+        prec = _PRINT["precision"]
+        if not self.floating:
+            for v in arr.reshape(-1).tolist():
+                self.width = max(self.width, len(str(v)))
+            return
+        flat = arr.reshape(-1).astype(np.float64)
+        vals = flat[np.isfinite(flat) & (flat != 0)]
+        if vals.size == 0:
+            return
+        a = np.abs(vals)
+        lo, hi = float(a.min()), float(a.max())
+        self.int_mode = bool(np.all(vals == np.ceil(vals)))
+        self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4
+        vals = vals.tolist()
+        if self.sci_mode:
+            self.width = max(len(f"{v:.{prec}e}") for v in vals)
+        elif self.int_mode:
+            self.width = max(len(f"{v:.0f}") + 1 for v in vals)
+        else:
+            self.width = max(len(f"{v:.{prec}f}") for v in vals)
+
+    def format(self, v):
+        prec = _PRINT["precision"]
+        if self.floating:
+            if self.sci_mode:
+                s = f"{v:{self.width}.{prec}e}"
+            elif self.int_mode:
+                s = f"{v:.0f}" + ("" if v != v or v in (float("inf"), float("-inf")) else ".")
+            else:
+                s = f"{v:.{prec}f}"
+        else:
+            s = str(v)
+        return " " * (self.width - len(s)) + s
+
+
+def _summarized(arr, edge):
+    """The elements a summarised print shows (first and last ``edge`` along every dimension)."""
+    np = numpy_module
+    for d in range(arr.ndim):
+        if arr.shape[d] > 2 * edge:
+            arr = np.concatenate([arr.take(range(edge), axis=d), arr.take(range(arr.shape[d] - edge, arr.shape[d]),
+                                                                           axis=d)], axis=d)
+    return arr
+
+
+def _body(arr, indent, summarize, fmt):
+    edge = _PRINT["edgeitems"]
+    if arr.ndim == 0:
+        return fmt.format(arr.item())
+    n = arr.shape[0]
+    cut = summarize and n > 2 * edge
+    if arr.ndim == 1:
+        per_line = max(1, (_PRINT["linewidth"] - indent) // (fmt.width + 2))
+        if cut:
+            items = [fmt.format(v) for v in arr[:edge].tolist()] + [" ..."] + [
+                fmt.format(v) for v in arr[n - edge:].tolist()]
+        else:
+            items = [fmt.format(v) for v in arr.tolist()]
+        lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+    rows = list(range(edge)) + [None] + list(range(n - edge, n)) if cut else range(n)
+    parts = ["..." if i is None else _body(arr[i], indent + 1, summarize, fmt) for i in rows]
+    return "[" + ("," + "\n" * (arr.ndim - 1) + " " * (indent + 1)).join(parts) + "]"
+
+
 def _format(t):
+    """``repr(tensor)`` in PyTorch's layout (same widths, modes, line breaks, summarisation and suffixes)."""
     arr = t._data if t.xp is numpy_module else t._data.get()
     np = numpy_module
-    kind = arr.dtype.kind
-    opts = {"separator": ", ", "prefix": "tensor(", "threshold": 1000, "edgeitems": 3, "max_line_width": 80}
-    if kind == "f" and arr.size:
-        finite = arr[np.isfinite(arr)]
-        integral = finite.size == 0 or bool(np.all(finite == np.round(finite)))
-        big = finite.size and (np.abs(finite).max() >= 1e8 or (np.abs(finite[finite != 0]).min(initial=1) < 1e-4))
-        if integral and not big:
-            opts["formatter"] = {"float_kind": lambda v: f"{v:.0f}." if np.isfinite(v) else str(v)}
-        elif big:
-            opts["formatter"] = {"float_kind": lambda v: f"{v:.4e}"}
-        else:
-            opts["precision"] = 4
-            opts["floatmode"] = "fixed"
-    if kind == "b":
-        opts["formatter"] = {"bool": lambda v: "True" if v else "False"}
-    body = np.array2string(arr, **opts) if arr.ndim else (opts.get("formatter", {}).get(
-        "float_kind", lambda v: f"{v:.4f}")(arr.item()) if kind == "f" else str(arr.item()))
-    extras = []
-    if arr.size == 0 and arr.ndim > 1:
-        extras.append(f"size={tuple(arr.shape)}")
-    default_kind_dtypes = {get_default_dtype().np, np.dtype("int64"), np.dtype("bool")}
-    if arr.dtype not in default_kind_dtypes:
-        extras.append(f"dtype={t.dtype!r}")
+    prefix = "tensor("
+    indent = len(prefix)
+    suffixes = []
     if t.device.type != "cpu":
-        extras.append(f"device='{t.device}'")
+        suffixes.append(f"device='{t.device}'")
+    if arr.size == 0:
+        if arr.ndim != 1:
+            suffixes.append(f"size={tuple(arr.shape)}")
+        if arr.dtype != get_default_dtype().np:
+            suffixes.append(f"dtype={t.dtype!r}")
+        body = "[]"
+    else:
+        if arr.dtype not in (get_default_dtype().np, np.dtype("int64"), np.dtype("bool")):
+            suffixes.append(f"dtype={t.dtype!r}")
+        summarize = arr.size > _PRINT["threshold"]
+        fmt = _Formatter(_summarized(arr, _PRINT["edgeitems"]) if summarize else arr)
+        body = _body(arr, indent, summarize, fmt)
     if t.grad_fn is not None:
-        extras.append(f"grad_fn=<{t.grad_fn.name()}>")
+        suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t._requires_grad:
-        extras.append("requires_grad=True")
-    return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+        suffixes.append("requires_grad=True")
+    out = [prefix + body]
+    last = len(out[0]) - out[0].rfind("\n") + 1
+    for s in suffixes:
+        if last + len(s) + 2 > _PRINT["linewidth"]:
+            out.append(",\n" + " " * indent + s)
+            last = indent + len(s)
+        else:
+            out.append(", " + s)
+            last += len(s) + 2
+    return "".join(out) + ")"
 
 
 # ---------------------------------------------------------------------- methods and operators

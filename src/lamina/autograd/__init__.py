@@ -1,10 +1,10 @@
 """Reverse-mode automatic differentiation: ``backward``, ``grad``, ``Function``, grad mode, gradcheck, anomaly."""
 
 from lamina.autograd.anomaly import detect_anomaly, set_detect_anomaly
-from lamina.autograd.engine import run_backward
+from lamina.autograd.engine import as_array, run_backward
 from lamina.autograd.function import Context, Function
-from lamina.autograd.gradcheck import gradcheck
 from lamina.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from lamina.autograd.gradcheck import gradcheck
 
 
 def _as_list(x):
@@ -93,7 +93,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             elif not allow_unused:
                 raise RuntimeError(f"One of the differentiated Tensors (input {i}) appears to not have been used in "
                                    f"the graph. Set allow_unused=True if this is the desired behavior.")
-        result.append(None if g is None else Tensor._make(g, False, None, 0))
+        result.append(None if g is None else Tensor._make(as_array(g), False, None, 0))
     return tuple(result) if not single else (result[0],)
 
 

@@ -7,6 +7,14 @@ hooks, and accumulates into the ``.grad`` of leaves.
 """
 
 from lamina.autograd.grad_mode import no_grad, state
+from lamina.backend.xp import numpy_module
+
+_generic = numpy_module.generic
+
+
+def as_array(g):
+    """NumPy returns scalars for 0-d results; what a Tensor holds (or ``+=`` updates in place) must be an array."""
+    return numpy_module.asarray(g) if isinstance(g, _generic) else g
 
 
 def _collect(roots):
@@ -30,11 +38,12 @@ def _collect(roots):
 def _accumulate_leaf(t, g, owned):
     from lamina.tensor import Tensor
 
+    g = as_array(g)
     if t._hooks:
         for h in t._hooks:
             r = h(Tensor._make(g, False, None, 0))
             if r is not None:
-                g = r._data
+                g = as_array(r._data)
     if g.dtype != t._data.dtype:
         g = g.astype(t._data.dtype)
     if g.shape != t._data.shape:
@@ -89,7 +98,7 @@ def run_backward(roots, root_grads, retain_graph, capture=None, accumulate=True)
                     if grads[nr] is None:
                         continue
                     for h in hooks:
-                        r = h(Tensor._make(grads[nr], False, None, 0))
+                        r = h(Tensor._make(as_array(grads[nr]), False, None, 0))
                         if r is not None:
                             grads[nr] = r._data
             if capture:
@@ -112,7 +121,7 @@ def run_backward(roots, root_grads, retain_graph, capture=None, accumulate=True)
                 if fn._raw:
                     result = fn.backward(node, *grads)
                 else:
-                    tg = [None if g is None else Tensor._make(g, False, None, 0) for g in grads]
+                    tg = [None if g is None else Tensor._make(as_array(g), False, None, 0) for g in grads]
                     result = fn.backward(node, *tg)
             except Exception as e:
                 if anomaly and node._stack:

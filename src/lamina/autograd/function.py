@@ -14,7 +14,10 @@ The ``ctx`` object is the graph node (what ``tensor.grad_fn`` returns).
 import traceback
 
 from lamina.autograd.grad_mode import no_grad, state
-from lamina.backend.xp import get_xp
+from lamina.backend.xp import get_xp, numpy_module
+
+_generic = numpy_module.generic
+_asarray = numpy_module.asarray
 
 
 class Context:
@@ -63,7 +66,8 @@ class Context:
         self.materialize_grads = bool(value)
 
     def name(self):
-        return f"{self._fn.__name__}Backward"
+        # PyTorch's names: built-in ops end in "Backward0", user-defined Functions in "Backward"
+        return f"{self._fn.__name__}Backward{'0' if self._fn._raw else ''}"
 
     @property
     def next_functions(self):
@@ -170,6 +174,8 @@ class ArrayFunction:
         non_diff = ctx._non_diff
         for i, o in enumerate(outs):
             arr = o._data if isinstance(o, Tensor) else o
+            if isinstance(arr, _generic):  # NumPy gives scalars for 0-d results; a tensor always holds an array
+                arr = _asarray(arr)
             differentiable = record and arr.dtype.kind == "f" and (non_diff is None or id(o) not in non_diff)
             t = Tensor._make(arr, differentiable, ctx if differentiable else None, i)
             results.append(t)

@@ -16,15 +16,20 @@ def unbroadcast(grad, shape):
 
 
 def result_dtype(x, y):
-    """PyTorch's promotion of two arrays: a 0-d operand does not widen a dimensioned one of its category."""
+    """PyTorch's promotion of two arrays.
+
+    The higher category (bool < integer < float) wins; a 0-d operand does not widen a dimensioned one unless its
+    category is higher; within one category and tier the wider dtype wins (float32 * int64 is float32).
+    """
     dx, dy = x.dtype, y.dtype
     if dx == dy:
         return dx
+    cx, cy = _CATEGORY[dx.kind], _CATEGORY[dy.kind]
     if (x.ndim == 0) != (y.ndim == 0):
-        zero, dim = (x, y) if x.ndim == 0 else (y, x)
-        if _CATEGORY[zero.dtype.kind] <= _CATEGORY[dim.dtype.kind]:
-            return dim.dtype
-        return zero.dtype
+        zero, dim, cz, cd = (dx, dy, cx, cy) if x.ndim == 0 else (dy, dx, cy, cx)
+        return dim if cz <= cd else zero
+    if cx != cy:
+        return dx if cx > cy else dy
     from lamina.backend.xp import numpy_module as np
 
     return np.promote_types(dx, dy)

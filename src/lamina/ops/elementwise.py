@@ -37,12 +37,13 @@ def coerce(a, b, op):
         raise TypeError(f"{op}: expected at least one Tensor operand")
     t, s = (a, b) if ta else (b, a)
     kind = t._data.dtype.kind
-    if isinstance(s, bool):
+    cls = type(s)
+    if cls is bool:
         pass
-    elif isinstance(s, int):
+    elif cls is int:
         if kind == "b":
             t = t.to(_int64())
-    elif isinstance(s, float):
+    elif cls is float:  # exact type: a NumPy float64 (a float subclass) must not make NumPy compute in float64
         if kind != "f":
             t = t.to(get_default_dtype())
     else:
@@ -145,15 +146,20 @@ class Mul(Function):
         return ga, gb
 
 
+def _is_float(v):
+    dt = getattr(v, "dtype", None)
+    return dt.kind == "f" if dt is not None else isinstance(v, float)
+
+
 class Div(Function):
     """z = a / b;  dz/da = 1/b, dz/db = -a/b**2"""
 
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        out = a / b
-        if out.dtype.kind == "f" and getattr(a, "dtype", out.dtype).kind != "f" and \
-                getattr(b, "dtype", out.dtype).kind != "f":
+        with quiet(ctx.xp):
+            out = a / b
+        if not _is_float(a) and not _is_float(b):
             out = out.astype(get_default_dtype().np)  # integer / integer is true division in the default dtype
         return out
 

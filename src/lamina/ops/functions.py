@@ -90,8 +90,14 @@ def neg(input):
     return E.Neg.apply(_t(input, "neg"))
 
 
+def _py_number(v):
+    """A NumPy scalar as the Python number it holds (NumPy scalars would force their own dtype on the result)."""
+    return v.item() if hasattr(v, "item") and not isinstance(v, _Tensor()) else v
+
+
 def pow(input, exponent):  # noqa: A001 - PyTorch's name
     Tensor = _Tensor()
+    input, exponent = _py_number(input), _py_number(exponent)
     if isinstance(exponent, Tensor):
         if isinstance(input, (int, float)) and not isinstance(input, bool):
             e = exponent
@@ -164,7 +170,8 @@ def clamp(input, min=None, max=None):  # noqa: A002
         if max is not None:
             out = minimum(out, max)
         return out
-    if x._data.dtype.kind != "f" and any(isinstance(v, float) for v in (min, max)):
+    min, max = _py_number(min), _py_number(max)  # noqa: A001
+    if x._data.dtype.kind != "f" and builtins.any(isinstance(v, float) for v in (min, max)):
         x = x.to(_default_float())
     return E.Clamp.apply(x, min, max)
 
@@ -760,7 +767,7 @@ def repeat(input, *sizes):
     xs = reshape(x, (1,) * lead + tuple(x.shape))
     # expand into (r0, s0, r1, s1, ...) then merge: a view plus one copy, no Python loop over elements
     inter = []
-    for r, s in zip(sizes, xs.shape):
+    for s in xs.shape:
         inter += [1, s]
     xe = reshape(xs, tuple(inter))
     target = []

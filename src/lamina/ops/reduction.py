@@ -1,7 +1,7 @@
 """Reductions over one, several or all dimensions (``dim`` int or tuple, ``keepdim``)."""
 
 from lamina.autograd.function import ArrayFunction as Function
-from lamina.ops._util import quiet, expand_reduced
+from lamina.ops._util import expand_reduced, quiet
 
 
 class Sum(Function):
