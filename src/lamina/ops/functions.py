@@ -300,7 +300,10 @@ def var(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
 
 
 def std(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
-    return sqrt(var(input, dim, correction=correction, keepdim=keepdim, unbiased=unbiased))
+    x = _float_input(input, "std")
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    return R.Std.apply(x, norm_dims(dim, x.ndim, "std"), keepdim, correction)
 
 
 def var_mean(input, dim=None, *, correction=1, keepdim=False):
@@ -311,25 +314,26 @@ def std_mean(input, dim=None, *, correction=1, keepdim=False):
     return std(input, dim, correction=correction, keepdim=keepdim), mean(input, dim, keepdim=keepdim)
 
 
-def _check_nonempty(x, axes, op):
+def _check_nonempty(x, axes, op, full=False):
+    if x._data.size == 0 and (full or not axes):
+        raise RuntimeError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
+                           f"reduction dim with the 'dim' argument (got shape {tuple(x.shape)}).")
     for a in axes:
         if x.shape[a] == 0:
             raise IndexError(f"{op}(): Expected reduction dim {a} to have non-zero size, got shape {tuple(x.shape)}")
-    if not axes and x.numel() == 0:
-        raise RuntimeError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0.")
 
 
 def amax(input, dim=(), keepdim=False):
     x = _t(input, "amax")
     axes = norm_dims(None if dim == () else dim, x.ndim, "amax")
-    _check_nonempty(x, axes, "amax")
+    _check_nonempty(x, axes, "amax", dim == ())
     return R.Amax.apply(x, axes, keepdim)
 
 
 def amin(input, dim=(), keepdim=False):
     x = _t(input, "amin")
     axes = norm_dims(None if dim == () else dim, x.ndim, "amin")
-    _check_nonempty(x, axes, "amin")
+    _check_nonempty(x, axes, "amin", dim == ())
     return R.Amin.apply(x, axes, keepdim)
 
 
@@ -339,7 +343,7 @@ def max(input, dim=None, keepdim=False):  # noqa: A001
     if isinstance(dim, _Tensor()):
         return maximum(x, dim)
     if dim is None:
-        _check_nonempty(x, tuple(range(x.ndim)), "max")
+        _check_nonempty(x, tuple(range(x.ndim)), "max", True)
         return R.Amax.apply(x, tuple(range(x.ndim)), False)
     d = norm_dim(dim, x.ndim, "max")
     if x.ndim == 0:
@@ -353,7 +357,7 @@ def min(input, dim=None, keepdim=False):  # noqa: A001
     if isinstance(dim, _Tensor()):
         return minimum(x, dim)
     if dim is None:
-        _check_nonempty(x, tuple(range(x.ndim)), "min")
+        _check_nonempty(x, tuple(range(x.ndim)), "min", True)
         return R.Amin.apply(x, tuple(range(x.ndim)), False)
     d = norm_dim(dim, x.ndim, "min")
     if x.ndim == 0:
@@ -405,7 +409,12 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         p = 2
     if p == "nuc":
         raise RuntimeError("norm: the nuclear norm is not supported; use p='fro' or a number")
-    return R.Norm.apply(x, float(p), norm_dims(dim, x.ndim, "norm"), keepdim)
+    axes = norm_dims(dim, x.ndim, "norm")
+    p = float(p)
+    if p in (float("inf"), float("-inf")) and builtins.any(x.shape[a] == 0 for a in axes):
+        raise RuntimeError(f"norm: cannot compute the {p} norm on an empty tensor because the operation does not "
+                           f"have an identity (shape {tuple(x.shape)}, dim {dim})")
+    return R.Norm.apply(x, p, axes, keepdim)
 
 
 def logsumexp(input, dim, keepdim=False):
@@ -458,6 +467,8 @@ def softmax(input, dim=None, dtype=None):
     if dim is None:
         dim = 0 if x.ndim in (0, 1, 3) else 1  # PyTorch's legacy implicit choice
     d = norm_dim(dim, x.ndim, "softmax")
+    if x.ndim == 0:
+        return reshape(A.Softmax.apply(reshape(x, (1,)), 0), ())
     return A.Softmax.apply(x, d)
 
 
@@ -468,6 +479,8 @@ def log_softmax(input, dim=None, dtype=None):
     if dim is None:
         dim = 0 if x.ndim in (0, 1, 3) else 1
     d = norm_dim(dim, x.ndim, "log_softmax")
+    if x.ndim == 0:
+        return reshape(A.LogSoftmax.apply(reshape(x, (1,)), 0), ())
     return A.LogSoftmax.apply(x, d)
 
 

@@ -38,31 +38,59 @@ class Mean(Function):
         return ctx.xp.broadcast_to(g.astype(g.dtype, copy=False), shape), None, None, None
 
 
+def _variance(ctx, x, axes, keepdim, correction):
+    """The deviations from the mean, the variance and its divisor ``n - correction``."""
+    xp = ctx.xp
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    d = x - xp.mean(x, axis=axes, keepdims=True)
+    denom = max(n - correction, 0)
+    with quiet(xp):
+        out = xp.sum(d * d, axis=axes, keepdims=keepdim) / denom
+    ctx.meta = (x.shape, axes, keepdim, denom)
+    return d, out.astype(x.dtype, copy=False)
+
+
+def _variance_backward(ctx, g, d):
+    shape, axes, keepdim, denom = ctx.meta
+    with quiet(ctx.xp):
+        return expand_reduced(g, shape, axes, keepdim) * d * (2.0 / denom if denom else float("inf"))
+
+
 class Var(Function):
     """y = sum((x - mean)**2) / (n - correction);  dy/dx = 2 (x - mean) / (n - correction)"""
 
     @staticmethod
     def forward(ctx, x, axes, keepdim, correction):
-        xp = ctx.xp
-        n = 1
-        for a in axes:
-            n *= x.shape[a]
-        mu = xp.mean(x, axis=axes, keepdims=True)
-        d = x - mu
-        denom = max(n - correction, 0)
-        with quiet(xp):
-            out = xp.sum(d * d, axis=axes, keepdims=keepdim) / denom
+        d, out = _variance(ctx, x, axes, keepdim, correction)
         ctx.save_for_backward(d)
-        ctx.meta = (x.shape, axes, keepdim, denom)
-        return out.astype(x.dtype, copy=False)
+        return out
 
     @staticmethod
     def backward(ctx, g):
         (d,) = ctx.saved_tensors
-        shape, axes, keepdim, denom = ctx.meta
+        return _variance_backward(ctx, g, d), None, None, None
+
+
+class Std(Function):
+    """y = sqrt(var(x));  dy/dx = dvar/dx / (2 y), taken as 0 where y == 0 (as PyTorch)"""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, correction):
+        d, v = _variance(ctx, x, axes, keepdim, correction)
         with quiet(ctx.xp):
-            return expand_reduced(g, shape, axes, keepdim) * d * (2.0 / denom if denom else float("inf")), \
-                None, None, None
+            y = ctx.xp.sqrt(v)
+        ctx.save_for_backward(d, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        d, y = ctx.saved_tensors
+        xp = ctx.xp
+        with quiet(xp):
+            gv = xp.where(y == 0, 0, g / (2 * y)).astype(g.dtype, copy=False)
+        return _variance_backward(ctx, gv, d), None, None, None
 
 
 class _ExtremeAll(Function):
@@ -190,10 +218,11 @@ class Norm(Function):
             out = xp.sqrt(xp.sum(x * x, axis=axes, keepdims=True))
         elif p == 1:
             out = xp.sum(a, axis=axes, keepdims=True)
-        elif p == float("inf"):
-            out = xp.max(a, axis=axes, keepdims=True) if a.size else xp.zeros([1] * a.ndim, a.dtype)
-        elif p == float("-inf"):
-            out = xp.min(a, axis=axes, keepdims=True)
+        elif p in (float("inf"), float("-inf")):
+            if a.size == 0:  # only non-reduced dims are empty here (functions.norm rejects the rest)
+                out = xp.zeros([1 if i in axes else s for i, s in enumerate(a.shape)], a.dtype)
+            else:
+                out = (xp.max if p > 0 else xp.min)(a, axis=axes, keepdims=True)
         elif p == 0:
             out = xp.sum(a != 0, axis=axes, keepdims=True).astype(x.dtype)
         else:
@@ -245,4 +274,5 @@ class Logsumexp(Function):
         x, out = ctx.saved_tensors
         axes, keepdim = ctx.meta
         g = expand_reduced(g, x.shape, axes, keepdim)
-        return g * ctx.xp.exp(x - out), None, None
+        with quiet(ctx.xp):  # a slice of all -inf gives nan, as in PyTorch
+            return g * ctx.xp.exp(x - out), None, None
