@@ -755,8 +755,9 @@ def chunk(input, chunks, dim=0):
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     d = norm_dim(dim, x.ndim, "chunk")
     n = x.shape[d]
-    step = -(-n // chunks) if n else 1
-    return split(x, step, d)
+    if n == 0:
+        return split(x, [0] * chunks, d)  # PyTorch gives `chunks` empty pieces
+    return split(x, -(-n // chunks), d)
 
 
 def unbind(input, dim=0):
