@@ -35,28 +35,70 @@ def _collect(roots):
     return deps
 
 
-def _accumulate_leaf(t, g, owned):
+def _expandable(shape, to):
+    """True when an array of ``shape`` broadcasts to ``to`` (so a gradient of shape ``to`` sums back to it)."""
+    if len(shape) > len(to):
+        return False
+    return all(s == 1 or s == d for s, d in zip(reversed(shape), reversed(to)))
+
+
+def _conform(g, shape, dtype, node, i):
+    """A user Function's gradient for input ``i``, summed back to the input's shape and cast to its dtype,
+    or PyTorch's error when the shapes are incompatible."""
+    from lamina.ops._util import unbroadcast
+
+    g = as_array(g)
+    if g.shape != shape:
+        if not _expandable(shape, g.shape):
+            raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {i} - got "
+                               f"{list(g.shape)} but expected shape compatible with {list(shape)}")
+        g = unbroadcast(g, shape)
+    return g if g.dtype == dtype else g.astype(dtype)
+
+
+def _accumulate_leaf(t, g, owned, borrowed):
+    """Add ``g`` into ``t.grad``.
+
+    A gradient stored without a copy may still sit in a pending buffer of this pass (an op can hand one array to
+    several inputs), so the first later accumulation into it happens out of place (``borrowed``).
+    """
     from lamina.tensor import Tensor
 
     g = as_array(g)
+    shape = t._data.shape
+    if g.shape != shape:
+        if _expandable(shape, g.shape):
+            from lamina.ops._util import unbroadcast
+
+            g = unbroadcast(g, shape)
+        elif g.size == t._data.size:
+            g = g.reshape(shape)
+        elif _expandable(g.shape, shape):
+            g = t.xp.broadcast_to(g, shape)
+        else:
+            raise RuntimeError(f"backward: the gradient of a leaf of shape {tuple(shape)} has the incompatible shape "
+                               f"{tuple(g.shape)}")
+    if g.dtype != t._data.dtype:
+        g = g.astype(t._data.dtype)
     if t._hooks:
         for h in t._hooks:
             r = h(Tensor._make(g, False, None, 0))
             if r is not None:
                 g = as_array(r._data)
-    if g.dtype != t._data.dtype:
-        g = g.astype(t._data.dtype)
-    if g.shape != t._data.shape:
-        g = g.reshape(t._data.shape) if g.size == t._data.size else t._data.__array_namespace__().broadcast_to(
-            g, t._data.shape).copy()
     if t.grad is None:
         if id(g) in owned or not g.flags.owndata or not g.flags.writeable:
             g = g.copy()
+        else:
+            borrowed.add(id(g))
         owned.add(id(g))
         t.grad = Tensor._make(g, False, None, 0)
     else:
         tg = t.grad._data
-        tg += g
+        if id(tg) in borrowed:
+            borrowed.discard(id(tg))
+            t.grad._data = as_array(tg + g)
+        else:
+            tg += g
 
 
 def run_backward(roots, root_grads, retain_graph, capture=None, accumulate=True):
@@ -69,6 +111,7 @@ def run_backward(roots, root_grads, retain_graph, capture=None, accumulate=True)
 
     captured = [None] * (len(capture) if capture else 0)
     owned = set(id(g) for g in root_grads)
+    borrowed = set()
     buffers = {}  # node -> list of gradient arrays, one per output
     start_nodes = []
     with no_grad():
@@ -77,7 +120,7 @@ def run_backward(roots, root_grads, retain_graph, capture=None, accumulate=True)
                 if capture and id(t) in capture:
                     captured[capture[id(t)]] = g
                 elif accumulate and t.requires_grad:
-                    _accumulate_leaf(t, g, owned)
+                    _accumulate_leaf(t, g, owned, borrowed)
                 continue
             node = t.grad_fn
             buf = buffers.get(node)
@@ -133,13 +176,18 @@ def run_backward(roots, root_grads, retain_graph, capture=None, accumulate=True)
                 prof.record(fn.__name__, "backward", t0, prof.clock())
             if not isinstance(result, tuple):
                 result = (result,)
-            if not fn._raw:
-                result = tuple(r._data if isinstance(r, Tensor) else r for r in result)
             edges = node.next_edges
             if len(result) < len(edges):
                 raise RuntimeError(
                     f"function {node.name()} returned an incorrect number of gradients "
                     f"(expected {len(edges)}, got {len(result)})")
+            if not fn._raw:  # user code: check shapes and dtypes as PyTorch does (built-in ops are trusted)
+                result = tuple(
+                    None if e is None or r is None else _conform(
+                        r._data if isinstance(r, Tensor) else r,
+                        *(e[0]._out_meta[e[1]] if e[1] is not None else (e[0]._data.shape, e[0]._data.dtype)),
+                        node, i)
+                    for i, (e, r) in enumerate(zip(edges, result)))
             if anomaly:
                 from lamina.autograd.anomaly import check_backward
 
@@ -147,7 +195,7 @@ def run_backward(roots, root_grads, retain_graph, capture=None, accumulate=True)
             if node._hooks:
                 for h in node._hooks:
                     h(result, grads)
-            if not retain_graph:
+            if not retain_graph and node._saved:  # as PyTorch: only a node that saved values refuses a rerun
                 node._saved = ()
                 node._freed = True
             for e, g in zip(edges, result):
@@ -161,7 +209,7 @@ def run_backward(roots, root_grads, retain_graph, capture=None, accumulate=True)
                             captured[slot] = g if captured[slot] is None else captured[slot] + g
                             continue
                     if accumulate:
-                        _accumulate_leaf(target, g, owned)
+                        _accumulate_leaf(target, g, owned, borrowed)
                     continue
                 buf = buffers.get(target)
                 if buf is None:

@@ -55,8 +55,9 @@ class Context:
         if self._freed:
             raise RuntimeError(
                 f"Trying to backward through the graph a second time (or directly access saved tensors after they "
-                f"have already been freed) in {self.name()}. Specify retain_graph=True if you need to backward "
-                f"through the graph a second time.")
+                f"have already been freed). Saved intermediate values of the graph are freed when you call "
+                f".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph "
+                f"a second time or if you need to access saved tensors after calling backward. (node: {self.name()})")
         return self._saved
 
     def mark_non_differentiable(self, *outputs):

@@ -24,6 +24,11 @@ class _GradModeContext:
 
     _mode = True
 
+    def __new__(cls, orig_func=None):
+        if callable(orig_func):  # used as a bare decorator: @lamina.no_grad
+            return cls()(orig_func)
+        return super().__new__(cls)
+
     def __enter__(self):
         self._prev = state.enabled
         state.enabled = self._mode
