@@ -776,9 +776,9 @@ def _bind():
         return lambda self, other: fn(other, self)
 
     T = Tensor
-    T.__add__ = T.add = lambda self, other, *, alpha=1: OF.add(self, other, alpha=alpha)
+    T.__add__ = T.add = OF.add
     T.__radd__ = lambda self, other: OF.add(self, other)
-    T.__sub__ = T.sub = lambda self, other, *, alpha=1: OF.sub(self, other, alpha=alpha)
+    T.__sub__ = T.sub = OF.sub
     T.__rsub__ = lambda self, other: OF.sub(other, self)
     T.__mul__ = T.__rmul__ = T.mul = OF.mul
     T.__truediv__ = T.div = T.divide = OF.div

@@ -6,7 +6,7 @@ node's saved arrays once it has run (unless ``retain_graph``), runs tensor
 hooks, and accumulates into the ``.grad`` of leaves.
 """
 
-from lamina.autograd.grad_mode import no_grad, state
+from lamina.autograd.grad_mode import state
 from lamina.backend.xp import numpy_module
 
 _generic = numpy_module.generic
@@ -107,116 +107,125 @@ def run_backward(roots, root_grads, retain_graph, capture=None, accumulate=True)
     ``capture`` maps a key (``id(leaf)`` or ``(id(node), output_nr)``) to a slot; the gradients reaching those
     keys are returned in a list instead of (or besides) being accumulated into leaves.
     """
-    from lamina.tensor import Tensor
+    prev_enabled = state.enabled
+    state.enabled = False  # gradients are computed on arrays; nothing here records a graph
+    try:
+        return _run(roots, root_grads, retain_graph, capture, accumulate)
+    finally:
+        state.enabled = prev_enabled
 
+
+def _run(roots, root_grads, retain_graph, capture, accumulate):
+    from lamina.autograd.function import _load_tensor_cls, _tensor_cls
+
+    Tensor = _tensor_cls[0] or _load_tensor_cls()
     captured = [None] * (len(capture) if capture else 0)
     owned = set(id(g) for g in root_grads)
     borrowed = set()
     buffers = {}  # node -> list of gradient arrays, one per output
     start_nodes = []
-    with no_grad():
-        for t, g in zip(roots, root_grads):
-            if t.grad_fn is None:
-                if capture and id(t) in capture:
-                    captured[capture[id(t)]] = g
-                elif accumulate and t.requires_grad:
-                    _accumulate_leaf(t, g, owned, borrowed)
+    for t, g in zip(roots, root_grads):
+        if t.grad_fn is None:
+            if capture and id(t) in capture:
+                captured[capture[id(t)]] = g
+            elif accumulate and t.requires_grad:
+                _accumulate_leaf(t, g, owned, borrowed)
+            continue
+        node = t.grad_fn
+        buf = buffers.get(node)
+        if buf is None:
+            buf = buffers[node] = [None] * len(node._out_meta)
+            start_nodes.append(node)
+        nr = t._output_nr
+        buf[nr] = g if buf[nr] is None else buf[nr] + g
+    deps = _collect(start_nodes)
+    ready = [n for n in start_nodes if deps.get(n, 0) == 0]
+    anomaly = state.anomaly
+    prof = state.profiler
+    while ready:
+        node = ready.pop()
+        grads = buffers.pop(node)
+        xp = node.xp
+        if node._tensor_hooks:
+            for nr, hooks in node._tensor_hooks.items():
+                if grads[nr] is None:
+                    continue
+                for h in hooks:
+                    r = h(Tensor._make(as_array(grads[nr]), False, None, 0))
+                    if r is not None:
+                        grads[nr] = r._data
+        if capture:
+            for nr, g in enumerate(grads):
+                slot = capture.get((id(node), nr))
+                if slot is not None:
+                    captured[slot] = g
+        if node.materialize_grads:
+            for i, g in enumerate(grads):
+                if g is None:
+                    shape, dtype = node._out_meta[i]
+                    grads[i] = xp.zeros(shape, dtype=dtype)
+        fn = node._fn
+        if node._freed:
+            node.saved_tensors  # noqa: B018 - raises the "backward a second time" error
+        if prof is not None:
+            t0 = prof.clock()
+        try:
+            if fn._raw:
+                result = fn.backward(node, *grads)
+            else:
+                tg = [None if g is None else Tensor._make(as_array(g), False, None, 0) for g in grads]
+                result = fn.backward(node, *tg)
+        except Exception as e:
+            if anomaly and node._stack:
+                from lamina.autograd.anomaly import report_backward_error
+
+                report_backward_error(node, e)
+            raise
+        if prof is not None:
+            prof.record(fn.__name__, "backward", t0, prof.clock())
+        if not isinstance(result, tuple):
+            result = (result,)
+        edges = node.next_edges
+        if len(result) < len(edges):
+            raise RuntimeError(
+                f"function {node.name()} returned an incorrect number of gradients "
+                f"(expected {len(edges)}, got {len(result)})")
+        if not fn._raw:  # user code: check shapes and dtypes as PyTorch does (built-in ops are trusted)
+            result = tuple(
+                None if e is None or r is None else _conform(
+                    r._data if isinstance(r, Tensor) else r,
+                    *(e[0]._out_meta[e[1]] if e[1] is not None else (e[0]._data.shape, e[0]._data.dtype)),
+                    node, i)
+                for i, (e, r) in enumerate(zip(edges, result)))
+        if anomaly:
+            from lamina.autograd.anomaly import check_backward
+
+            check_backward(node, result)
+        if node._hooks:
+            for h in node._hooks:
+                h(result, grads)
+        if not retain_graph and node._saved:  # as PyTorch: only a node that saved values refuses a rerun
+            node._saved = ()
+            node._freed = True
+        for e, g in zip(edges, result):
+            if e is None or g is None:
                 continue
-            node = t.grad_fn
-            buf = buffers.get(node)
-            if buf is None:
-                buf = buffers[node] = [None] * len(node._out_meta)
-                start_nodes.append(node)
-            nr = t._output_nr
-            buf[nr] = g if buf[nr] is None else buf[nr] + g
-        deps = _collect(start_nodes)
-        ready = [n for n in start_nodes if deps.get(n, 0) == 0]
-        anomaly = state.anomaly
-        while ready:
-            node = ready.pop()
-            grads = buffers.pop(node)
-            xp = node.xp
-            if node._tensor_hooks:
-                for nr, hooks in node._tensor_hooks.items():
-                    if grads[nr] is None:
-                        continue
-                    for h in hooks:
-                        r = h(Tensor._make(as_array(grads[nr]), False, None, 0))
-                        if r is not None:
-                            grads[nr] = r._data
-            if capture:
-                for nr, g in enumerate(grads):
-                    slot = capture.get((id(node), nr))
+            target, nr = e
+            if nr is None:  # a leaf
+                if capture:
+                    slot = capture.get(id(target))
                     if slot is not None:
-                        captured[slot] = g
-            if node.materialize_grads:
-                for i, g in enumerate(grads):
-                    if g is None:
-                        shape, dtype = node._out_meta[i]
-                        grads[i] = xp.zeros(shape, dtype=dtype)
-            fn = node._fn
-            if node._freed:
-                node.saved_tensors  # noqa: B018 - raises the "backward a second time" error
-            prof = state.profiler
-            if prof is not None:
-                t0 = prof.clock()
-            try:
-                if fn._raw:
-                    result = fn.backward(node, *grads)
-                else:
-                    tg = [None if g is None else Tensor._make(as_array(g), False, None, 0) for g in grads]
-                    result = fn.backward(node, *tg)
-            except Exception as e:
-                if anomaly and node._stack:
-                    from lamina.autograd.anomaly import report_backward_error
-
-                    report_backward_error(node, e)
-                raise
-            if prof is not None:
-                prof.record(fn.__name__, "backward", t0, prof.clock())
-            if not isinstance(result, tuple):
-                result = (result,)
-            edges = node.next_edges
-            if len(result) < len(edges):
-                raise RuntimeError(
-                    f"function {node.name()} returned an incorrect number of gradients "
-                    f"(expected {len(edges)}, got {len(result)})")
-            if not fn._raw:  # user code: check shapes and dtypes as PyTorch does (built-in ops are trusted)
-                result = tuple(
-                    None if e is None or r is None else _conform(
-                        r._data if isinstance(r, Tensor) else r,
-                        *(e[0]._out_meta[e[1]] if e[1] is not None else (e[0]._data.shape, e[0]._data.dtype)),
-                        node, i)
-                    for i, (e, r) in enumerate(zip(edges, result)))
-            if anomaly:
-                from lamina.autograd.anomaly import check_backward
-
-                check_backward(node, result)
-            if node._hooks:
-                for h in node._hooks:
-                    h(result, grads)
-            if not retain_graph and node._saved:  # as PyTorch: only a node that saved values refuses a rerun
-                node._saved = ()
-                node._freed = True
-            for e, g in zip(edges, result):
-                if e is None or g is None:
-                    continue
-                target, nr = e
-                if nr is None:  # a leaf
-                    if capture:
-                        slot = capture.get(id(target))
-                        if slot is not None:
-                            captured[slot] = g if captured[slot] is None else captured[slot] + g
-                            continue
-                    if accumulate:
-                        _accumulate_leaf(target, g, owned, borrowed)
-                    continue
-                buf = buffers.get(target)
-                if buf is None:
-                    buf = buffers[target] = [None] * len(target._out_meta)
-                buf[nr] = g if buf[nr] is None else buf[nr] + g
-                d = deps[target] - 1
-                deps[target] = d
-                if d == 0:
-                    ready.append(target)
+                        captured[slot] = g if captured[slot] is None else captured[slot] + g
+                        continue
+                if accumulate:
+                    _accumulate_leaf(target, g, owned, borrowed)
+                continue
+            buf = buffers.get(target)
+            if buf is None:
+                buf = buffers[target] = [None] * len(target._out_meta)
+            buf[nr] = g if buf[nr] is None else buf[nr] + g
+            d = deps[target] - 1
+            deps[target] = d
+            if d == 0:
+                ready.append(target)
     return captured

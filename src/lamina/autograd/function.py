@@ -28,10 +28,15 @@ class Context:
     leaf that requires grad, and None otherwise.
     """
 
-    __slots__ = (
-        "_fn", "xp", "_saved", "next_edges", "needs_input_grad", "_out_meta", "_tensor_hooks",
-        "_hooks", "_stack", "_freed", "_non_diff", "materialize_grads", "__dict__", "__weakref__",
-    )
+    __slots__ = ("_fn", "xp", "_saved", "next_edges", "needs_input_grad", "_out_meta", "__dict__", "__weakref__")
+
+    # rarely set fields live on the class until an instance sets them: a node is built once per op call
+    _tensor_hooks = None
+    _hooks = None
+    _stack = None
+    _freed = False
+    _non_diff = None
+    materialize_grads = True
 
     def __init__(self, fn, xp):
         self._fn = fn
@@ -40,12 +45,6 @@ class Context:
         self.next_edges = ()
         self.needs_input_grad = ()
         self._out_meta = None
-        self._tensor_hooks = None
-        self._hooks = None
-        self._stack = None
-        self._freed = False
-        self._non_diff = None
-        self.materialize_grads = True
 
     def save_for_backward(self, *values):
         self._saved = values
@@ -105,19 +104,6 @@ class _RemovableHandle:
             pass
 
 
-def _edges(args):
-    from lamina.tensor import Tensor
-
-    edges = []
-    for a in args:
-        if isinstance(a, Tensor) and a.requires_grad:
-            fn = a.grad_fn
-            edges.append((a, None) if fn is None else (fn, a._output_nr))
-        else:
-            edges.append(None)
-    return tuple(edges)
-
-
 class ArrayFunction:
     """Base of the built-in ops: forward/backward on raw arrays, one class per op."""
 
@@ -133,57 +119,85 @@ class ArrayFunction:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from lamina.tensor import Tensor
-
-        record = False
+        Tensor = _tensor_cls[0] or _load_tensor_cls()
+        raw_mode = cls._raw
         xp = None
+        record = False
         raw = []
+        edges = []
         for a in args:
             if isinstance(a, Tensor):
+                d = a._data
                 if xp is None:
-                    xp = get_xp(a._data)
-                if a.requires_grad:
+                    xp = _np if type(d) is _ndarray else get_xp(d)
+                if a._requires_grad:
                     record = True
-                raw.append(a._data if cls._raw else a.detach())
+                    fn = a.grad_fn
+                    edges.append((a, None) if fn is None else (fn, a._output_nr))
+                else:
+                    edges.append(None)
+                raw.append(d if raw_mode else a.detach())
             else:
                 raw.append(a)
-        record = record and state.enabled
-        ctx = Context(cls, xp if xp is not None else _numpy())
-        prof = state.profiler
+                edges.append(None)
+        st = state
+        record = record and st.enabled
+        ctx = Context(cls, xp or _np)
+        if record:  # before forward, so that forward may consult needs_input_grad (as in PyTorch)
+            ctx.next_edges = tuple(edges)
+            ctx.needs_input_grad = tuple([e is not None for e in edges])
+            if st.anomaly:
+                ctx._stack = traceback.format_stack()[:-1]
+        elif not raw_mode:
+            ctx.needs_input_grad = (False,) * len(args)
+        prof = st.profiler
         if prof is not None:
             t0 = prof.clock()
-        if cls._raw:
+        if raw_mode:
             out = cls.forward(ctx, *raw, **kwargs)
         else:
             with no_grad():
                 out = cls.forward(ctx, *raw, **kwargs)
         if prof is not None:
             prof.record(cls.__name__, "forward", t0, prof.clock())
-        if state.anomaly:
+        if st.anomaly:
             from lamina.autograd.anomaly import check_forward
 
             check_forward(cls, out)
-        single = not isinstance(out, tuple)
-        outs = (out,) if single else out
-        if record:
-            ctx.next_edges = _edges(args)
-            ctx.needs_input_grad = tuple(e is not None for e in ctx.next_edges)
-            if state.anomaly:
-                ctx._stack = traceback.format_stack()[:-2]
+        make = Tensor._make
+        if type(out) is not tuple:
+            arr = out._data if isinstance(out, Tensor) else out
+            if isinstance(arr, _generic):  # NumPy gives scalars for 0-d results; a tensor always holds an array
+                arr = _asarray(arr)
+            if record and arr.dtype.kind == "f" and (ctx._non_diff is None or id(out) not in ctx._non_diff):
+                ctx._out_meta = [(arr.shape, arr.dtype)]
+                return make(arr, True, ctx, 0)
+            return make(arr, False, None, 0)
         results = []
         meta = []
         non_diff = ctx._non_diff
-        for i, o in enumerate(outs):
+        for i, o in enumerate(out):
             arr = o._data if isinstance(o, Tensor) else o
-            if isinstance(arr, _generic):  # NumPy gives scalars for 0-d results; a tensor always holds an array
+            if isinstance(arr, _generic):
                 arr = _asarray(arr)
             differentiable = record and arr.dtype.kind == "f" and (non_diff is None or id(o) not in non_diff)
-            t = Tensor._make(arr, differentiable, ctx if differentiable else None, i)
-            results.append(t)
+            results.append(make(arr, differentiable, ctx if differentiable else None, i))
             meta.append((arr.shape, arr.dtype))
         if record:
             ctx._out_meta = meta
-        return results[0] if single else tuple(results)
+        return tuple(results)
+
+
+_tensor_cls = [None]
+_np = numpy_module
+_ndarray = numpy_module.ndarray
+
+
+def _load_tensor_cls():
+    from lamina.tensor import Tensor
+
+    _tensor_cls[0] = Tensor
+    return Tensor
 
 
 class Function(ArrayFunction):

@@ -15,14 +15,22 @@ from lamina.ops._util import quiet, result_dtype, unbroadcast
 
 
 def _tensor_cls():
-    from lamina.tensor import Tensor
+    return _tensor_cls_cache[0] or _load_tensor_cls()
 
+
+_tensor_cls_cache = [None]
+
+
+def _load_tensor_cls():
+    from lamina.tensor import Tensor  # lamina.tensor imports this module: resolved on first use, then cached
+
+    _tensor_cls_cache[0] = Tensor
     return Tensor
 
 
 def coerce(a, b, op):
     """Bring two operands (Tensors or Python/NumPy scalars) to the dtypes PyTorch would compute in."""
-    Tensor = _tensor_cls()
+    Tensor = _tensor_cls_cache[0] or _load_tensor_cls()
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
     if ta and tb:
         da, db = a._data.dtype, b._data.dtype

@@ -23,9 +23,7 @@ _min_values = collections.namedtuple("min", ["values", "indices"])
 
 
 def _Tensor():
-    from lamina.tensor import Tensor
-
-    return Tensor
+    return E._tensor_cls()
 
 
 def _t(x, op="op"):
