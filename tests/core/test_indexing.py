@@ -47,6 +47,7 @@ CASES = [
     Case("masked_fill", lambda m, x, k: x.masked_fill(k, float("-inf")), [(2, 3), mask((2, 1))], gradcheck=False),
     Case("masked_fill", lambda m, x, k: x.masked_fill(k, m.tensor(2.0)), [(2, 3), mask((2, 3))]),
     Case("masked_fill", lambda m, x, k: x.masked_fill(k, 3.0), [(), mask(())]),
+    Case("masked_fill_tensor_value", lambda m, x, k, v: x.masked_fill(k, v), [(3, 4), mask((4,)), ()]),
     Case("masked_select", lambda m, x, k: m.masked_select(x, k), [(3, 4), mask((3, 4))]),
     Case("masked_select", lambda m, x, k: m.masked_select(x, k), [(3, 4), mask((4,))]),
     Case("topk_values", lambda m, x: m.topk(x, 2).values, [(3, 5)]),
@@ -93,6 +94,8 @@ def test_nonzero_and_where_single_argument():
     (lambda x: x.index_select(0, lamina.tensor([[0]])), IndexError, "Index is supposed to be a vector"),
     (lambda x: x.masked_fill(lamina.ones(3, 4), 0.0), RuntimeError, "masked_fill only supports boolean masks"),
     (lambda x: x.masked_fill(lamina.ones(2, 4) > 0, 0.0), RuntimeError, r"masked_fill: .*\(3, 4\) and \(2, 4\)"),
+    (lambda x: x.masked_fill(lamina.ones(2, 3, 4) > 0, 0.0), RuntimeError, r"must broadcast to the input's shape"),
+    (lambda x: x.masked_fill(x > 0, lamina.ones(2)), RuntimeError, "0-dimensional value tensor"),
 ])
 def test_indexing_errors(fn, exc, match):
     with pytest.raises(exc, match=match):

@@ -39,7 +39,8 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
                 if g is not None:
                     analytic[i][j] = g._data.reshape(-1)
         for i in diff:
-            inputs[i]._data = np.ascontiguousarray(inputs[i]._data)
+            if not (inputs[i]._data.flags.c_contiguous and inputs[i]._data.flags.writeable):  # perturbed in place
+                inputs[i]._data = inputs[i]._data.copy()
             x = inputs[i]._data
             numeric = np.zeros((n_out, x.size))
             flat = x.reshape(-1)

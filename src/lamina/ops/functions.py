@@ -880,15 +880,23 @@ def masked_fill(input, mask, value):
     m = _t(mask, "masked_fill")
     if m._data.dtype.kind != "b":
         raise RuntimeError(f"masked_fill only supports boolean masks, but got mask with dtype {m.dtype}")
+    import numpy as np  # shape arithmetic only
+
+    try:
+        shape = np.broadcast_shapes(tuple(x.shape), tuple(m.shape))
+    except ValueError:
+        raise E._shape_error("masked_fill", x, m) from None
+    if shape != tuple(x.shape):
+        raise RuntimeError(f"masked_fill: the mask of shape {tuple(m.shape)} must broadcast to the input's shape "
+                           f"{tuple(x.shape)}")
     if isinstance(value, _Tensor()):
         if value.ndim != 0:
             raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, but got tensor with "
                                f"{value.ndim} dimension(s).")
+        if value.requires_grad and state.enabled:  # the value gets the sum of the masked gradient
+            return E.Where.apply(m, value if value._data.dtype == x._data.dtype else value.to(x.dtype), x)
         value = value.item()
-    try:
-        return I.MaskedFill.apply(x, m._data, value)
-    except ValueError:
-        raise E._shape_error("masked_fill", x, m) from None
+    return I.MaskedFill.apply(x, m._data, value)
 
 
 def masked_select(input, mask):
