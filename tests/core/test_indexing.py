@@ -100,3 +100,12 @@ def test_nonzero_and_where_single_argument():
 def test_indexing_errors(fn, exc, match):
     with pytest.raises(exc, match=match):
         fn(lamina.zeros(3, 4))
+
+
+def test_nonzero_of_0d_and_return_type_reprs():
+    for v in (0.0, 2.0):
+        assert lamina.nonzero(lamina.tensor(v)).shape == tuple(torch.nonzero(torch.tensor(v)).shape)
+    x = np.array([[1.0, 3.0, 2.0], [0.5, -1.0, 4.0]])
+    for fn in (lambda m, t: m.max(t, 1), lambda m, t: t.min(0), lambda m, t: m.topk(t, 2),
+               lambda m, t: m.sort(t, dim=1, descending=True)):
+        assert repr(fn(lamina, lamina.tensor(x))) == repr(fn(torch, torch.tensor(x))).replace("torch.", "lamina.")

@@ -18,8 +18,18 @@ from lamina.ops import reduction as R
 from lamina.ops import shape as S
 from lamina.ops._util import norm_dim, norm_dims, result_dtype
 
-_max_values = collections.namedtuple("max", ["values", "indices"])
-_min_values = collections.namedtuple("min", ["values", "indices"])
+
+def _return_type(name):
+    """PyTorch's ``torch.return_types.<name>``: a (values, indices) named tuple with the same repr."""
+    base = collections.namedtuple(name, ["values", "indices"])
+
+    def __repr__(self):  # noqa: N807
+        return f"lamina.return_types.{name}(\nvalues={self.values!r},\nindices={self.indices!r})"
+
+    return type(name, (base,), {"__slots__": (), "__repr__": __repr__})
+
+
+_max_values, _min_values, _topk_values, _sort_values = (_return_type(n) for n in ("max", "min", "topk", "sort"))
 
 
 def _Tensor():
@@ -905,6 +915,9 @@ def masked_select(input, mask):
 
 def nonzero(input, *, as_tuple=False):
     x = _t(input, "nonzero")
+    if x.ndim == 0:  # PyTorch: a 0-d tensor has no index columns
+        n = int(bool(x._data))
+        return (_const(x.xp.zeros(n, "int64")),) if as_tuple else _const(x.xp.zeros((n, 0), "int64"))
     idx = x.xp.nonzero(x._data)
     if as_tuple:
         return tuple(_const(i.astype("int64")) for i in idx)
@@ -917,7 +930,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002
     xp = x.xp
     order = xp.argsort(-x._data if largest else x._data, axis=d, kind="stable")
     idx = xp.take(order, range(k), axis=d).astype("int64")
-    return collections.namedtuple("topk", ["values", "indices"])(gather(x, d, _const(idx)), _const(idx))
+    return _topk_values(gather(x, d, _const(idx)), _const(idx))
 
 
 def sort(input, dim=-1, descending=False, stable=False):
@@ -925,7 +938,7 @@ def sort(input, dim=-1, descending=False, stable=False):
     d = norm_dim(dim, x.ndim, "sort")
     xp = x.xp
     idx = xp.argsort(-x._data if descending else x._data, axis=d, kind="stable").astype("int64")
-    return collections.namedtuple("sort", ["values", "indices"])(gather(x, d, _const(idx)), _const(idx))
+    return _sort_values(gather(x, d, _const(idx)), _const(idx))
 
 
 def argsort(input, dim=-1, descending=False, stable=False):
