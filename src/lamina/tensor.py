@@ -816,8 +816,8 @@ def _bind():
     T.view_as = lambda self, other: OF.view(self, tuple(other.shape))
     T.reshape_as = lambda self, other: OF.reshape(self, tuple(other.shape))
     T.broadcast_to = lambda self, shape: OF.broadcast_to(self, shape)
-    T.square = lambda self: OF.pow(self, 2)
-    T.reciprocal = lambda self: OF.div(1.0, self)
+    T.square = OF.square
+    T.reciprocal = OF.reciprocal
     T.dim_order = lambda self: tuple(range(self.ndim))
 
 

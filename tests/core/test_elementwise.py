@@ -81,6 +81,9 @@ for s in UNARY_SHAPES:
         # Python-number operands on either side
         Case("scalar_ops", lambda m, x: (x + 2.5) * (1.5 - x) / 4.0 - 3 * x, [s]),
         Case("rdiv_scalar", lambda m, x: 4.0 / x, [pos(s)]),
+        Case("square", lambda m, x: m.square(x), [s]),
+        Case("reciprocal", lambda m, x: m.reciprocal(x), [pos(s)]),
+        Case("clone", lambda m, x: m.clone(x) * 2, [s]),
     ]
 CASES += [
     Case("clamp_tensor", lambda m, x, lo, hi: m.clamp(x, lo, hi), [(3, 4), uniform((4,), -1, -0.1),
@@ -129,6 +132,9 @@ def test_broadcast_add_mul_grads_match_torch(shapes, seed):
 CMP = [
     ("eq", lambda m, a, b: m.eq(a, b)), ("ne", lambda m, a, b: a != b), ("lt", lambda m, a, b: a < b),
     ("le", lambda m, a, b: m.le(a, b)), ("gt", lambda m, a, b: a > b), ("ge", lambda m, a, b: a >= b),
+    ("greater", lambda m, a, b: m.greater(a, b)), ("less_equal", lambda m, a, b: m.less_equal(a, 0.5)),
+    ("not_equal", lambda m, a, b: m.not_equal(a, b)), ("greater_equal", lambda m, a, b: m.greater_equal(b, a)),
+    ("less", lambda m, a, b: m.less(a, b)),
     ("eq_scalar", lambda m, a, b: a == 0.5), ("lt_rscalar", lambda m, a, b: 0.5 < b),
     ("logical_and", lambda m, a, b: m.logical_and(a > 0, b > 0)),
     ("logical_or", lambda m, a, b: (a > 0) | (b > 0)),
@@ -210,6 +216,8 @@ PROMOTION = [
     ("exp(i64)", lambda m, f32, f64, i64, i32, b: m.exp(i32)),
     ("sqrt(i64)", lambda m, f32, f64, i64, i32, b: m.sqrt(i64.abs())),
     ("sigmoid(bool)", lambda m, f32, f64, i64, i32, b: m.sigmoid(b)),
+    ("square(i64)", lambda m, f32, f64, i64, i32, b: m.square(i64)),
+    ("reciprocal(i32)", lambda m, f32, f64, i64, i32, b: m.reciprocal(i32)),
     ("abs(i32)", lambda m, f32, f64, i64, i32, b: m.abs(i32)),
     ("neg(i64)", lambda m, f32, f64, i64, i32, b: -i64),
     ("relu(i64)", lambda m, f32, f64, i64, i32, b: m.relu(i64)),

@@ -117,6 +117,8 @@ def test_detach_shares_storage_and_cuts_graph():
     assert_close(x.grad, [3.0, 6.0])  # no gradient flows through the detached factor
     d2 = x.data
     assert not d2.requires_grad and np.shares_memory(d2.numpy(), x.detach().numpy())
+    d3 = lamina.detach(y)
+    assert not d3.requires_grad and np.shares_memory(d3.numpy(), d.numpy())
 
 
 def test_clone_copies_and_keeps_graph():

@@ -98,6 +98,22 @@ def neg(input):
     return E.Neg.apply(_t(input, "neg"))
 
 
+def square(input):
+    return pow(input, 2)
+
+
+def reciprocal(input):
+    return div(1.0, input)
+
+
+def clone(input, *, memory_format=None):
+    return E.Clone.apply(_t(input, "clone"))
+
+
+def detach(input):
+    return _t(input, "detach").detach()
+
+
 def _py_number(v):
     """A NumPy scalar as the Python number it holds (NumPy scalars would force their own dtype on the result)."""
     return v.item() if hasattr(v, "item") and not isinstance(v, _Tensor()) else v
