@@ -369,3 +369,38 @@ def test_cell_errors():
 def test_constructor_errors(make, err, match):
     with pytest.raises(err, match=match):
         make()
+
+
+# ----------------------------------------------------------------------------- pad_sequence / unpad_sequence
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("padding_side", ["right", "left"])
+def test_pad_sequence_matches_torch(rng, batch_first, padding_side):
+    arrays = [rng.standard_normal((n, 2, 3)) for n in (4, 1, 3)]
+    seqs = [lamina.tensor(a, requires_grad=True) for a in arrays]
+    refs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out = nn.utils.rnn.pad_sequence(seqs, batch_first=batch_first, padding_value=-1.5, padding_side=padding_side)
+    ref = torch.nn.utils.rnn.pad_sequence(refs, batch_first=batch_first, padding_value=-1.5,
+                                          padding_side=padding_side)
+    assert_close(out, ref)
+    w = rng.standard_normal(tuple(ref.shape))
+    (out * lamina.tensor(w)).sum().backward()
+    (ref * torch.tensor(w)).sum().backward()
+    for a, e in zip(seqs, refs):
+        assert_close(a.grad, e.grad)
+
+
+def test_unpad_sequence_inverts_pad_sequence(rng):
+    arrays = [rng.standard_normal((n, 3)) for n in (2, 5, 1)]
+    padded = nn.utils.rnn.pad_sequence([lamina.tensor(a) for a in arrays], batch_first=True)
+    for a, s in zip(arrays, nn.utils.rnn.unpad_sequence(padded, lamina.tensor([2, 5, 1]), batch_first=True)):
+        assert_close(s, a)
+
+
+def test_pad_sequence_errors():
+    with pytest.raises(RuntimeError, match="pad_sequence: received an empty list"):
+        nn.utils.rnn.pad_sequence([])
+    with pytest.raises(RuntimeError, match=r"pad_sequence: every sequence must have the trailing shape .* sequence 1 "
+                                           r"has \(4,\)"):
+        nn.utils.rnn.pad_sequence([lamina.ones(2, 3), lamina.ones(2, 4)])

@@ -1,16 +1,22 @@
 """Recurrent ops: a whole multi-layer RNN / LSTM / GRU (every layer, direction and time step) is ONE op.
 
-Forward projects the input of a layer for all time steps with one GEMM (bias folded in as an extra ones
-column), then loops over time steps on raw arrays: one GEMM per step for the recurrent term of all gates at
-once, gate nonlinearities in place on preallocated buffers.  Backward is a hand-written BPTT loop (one GEMM
-per step for the gradient flowing to the previous state); the weight gradients and the input gradient are
-then one GEMM each over all time steps.
+Forward projects the input of a layer for all time steps at once (bias folded in as an extra row of ones),
+then loops over time steps on raw arrays: one GEMM per step for the recurrent term of all gates at once, gate
+nonlinearities in place on preallocated buffers.  Backward is a hand-written BPTT loop (one GEMM per step for
+the gradient flowing to the previous state); the weight gradients and the input gradient are then one GEMM
+each over all time steps.
+
+Inside the op every per-step array is feature-major, (features, batch): a gate's block of rows is then one
+contiguous (H, B) array, so every element-wise call of a step runs NumPy's contiguous fast path (a strided
+(B, H) slice of a (B, 4H) array costs two to three times as much per call), and the recurrent GEMM
+W (G, P) @ h (P, B) runs faster than its transpose.  Sequences are (T, features, B); the caller's layout is
+restored by views on the way out.
 
 Two numerical tricks, both exact in floating point:
   * sigmoid(x) = 0.5 + 0.5 * tanh(x / 2): never overflows, and one ``tanh`` call covers every gate of a step.
-    The 1/2 is folded into the rows of the weights that feed sigmoid gates, so a step runs one tanh over all
-    gates.  With t = tanh(x / 2), d sigmoid / dx = (1 - t²) / 4 and d tanh / dx = 1 - t²: backward computes
-    V = dL/dy * (1 - t²) for every gate at once and folds the 1/4 into the weights it multiplies V by.
+    The 1/2 is folded into the rows of the weights that feed sigmoid gates.  With t = tanh(x / 2),
+    d sigmoid / dx = (1 - t²) / 4 and d tanh / dx = 1 - t²: backward computes V = dL/dy * (1 - t²) for every
+    gate at once and folds the 1/4 into the weights it multiplies V by.
   * LSTM gates are kept internally in the order (o, f, i, g) rather than PyTorch's (i, f, g, o): the three
     sigmoid gates are then one contiguous block.
 """
@@ -23,7 +29,7 @@ import numpy as np
 
 from lamina.autograd.function import ArrayFunction as Function
 
-__all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNNReLU", "RNNReLUCell", "RNNTanh", "RNNTanhCell"]
+__all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "PadSequence", "RNNReLU", "RNNReLUCell", "RNNTanh", "RNNTanhCell"]
 
 
 class _ScratchPool:
@@ -74,223 +80,215 @@ _empty = _ScratchPool().empty
 
 
 def _steps(T, reverse):
-    """(time index, index of the state read, index of the state written) in processing order.
-
-    States live in an array of T + 1 slots: the initial state in slot 0 (forward) or slot T (reverse), the
-    state after time step t in slot t + 1 (forward) or slot t (reverse).
-    """
+    """(t, t_prev) in processing order; t_prev is None on the first step, which reads the initial state."""
     if reverse:
-        return [(t, t + 1, t) for t in range(T - 1, -1, -1)]
-    return [(t, t, t + 1) for t in range(T)]
+        return [(t, t + 1 if t < T - 1 else None) for t in range(T - 1, -1, -1)]
+    return [(t, t - 1 if t > 0 else None) for t in range(T)]
 
 
 # ----------------------------------------------------------------------------- per-kind time loops
-# forward(xp, xg, w, h0, c0, reverse) -> (hs, cs, saved):  xg (T, B, G) holds the input projection of every
-# step (bias included); it is overwritten in place with the tanh of the gate pre-activations.
-# backward(xp, xg, hs, cs, saved, w, dout, dhn, dcn, reverse, need_h0) -> (vi, vh, dh0, dc0, dw_hr): vi (T, B, G)
+# forward(xp, g, w, hs, h0, c0, reverse) -> saved: g (T, G, B) holds the input projection of every step (bias
+# included) and is overwritten in place with the tanh of the gate pre-activations; the state after step t is
+# written to hs[t] (P, B); h0 (P, B) / c0 (H, B) are the initial states.
+# backward(xp, g, w, hs, h0, saved, dhs, dhn, dcn, reverse, need_h0) -> (vi, vh, dh0, dc0, dw_hr): vi (T, G, B)
 # is dL/d(input-side pre-activation) and vh the same for the hidden side (the same array except for GRU), both
-# up to the per-row scale that ``_Weights`` folds in.
+# up to the per-row scale that ``_Weights`` folds in; dhs (T, P, B) is the gradient of hs, or None.
 
 
-def _lstm_forward(xp, xg, w, h0, c0, reverse):
-    T, B, G = xg.shape
+def _lstm_forward(xp, g, w, hs, h0, c0, reverse):
+    T, G, B = g.shape
     H = G // 4
     H2, H3 = 2 * H, 3 * H
-    whh_t, whr_t = w.whh_t, w.whr_t
-    P = whh_t.shape[0]
-    dt = xg.dtype
-    hs = _empty(xp, (T + 1, B, P), dt)
-    cs = _empty(xp, (T + 1, B, H), dt)
-    ys = _empty(xp, (T, B, H3), dt)  # o, f, i
-    tcs = _empty(xp, (T, B, H), dt)  # tanh(c)
-    hc = _empty(xp, (T, B, H), dt) if whr_t is not None else None  # o * tanh(c) before the projection
-    first = T if reverse else 0
-    hs[first] = 0 if h0 is None else h0
-    cs[first] = 0 if c0 is None else c0
-    rec = xp.empty((B, G), dt)
-    ig = xp.empty((B, H), dt)
+    whh, whr = w.whh, w.whr
+    dt = g.dtype
+    cs = _empty(xp, (T, H, B), dt)
+    ys = _empty(xp, (T, H3, B), dt)  # o, f, i
+    tcs = _empty(xp, (T, H, B), dt)  # tanh(c)
+    hc = _empty(xp, (T, H, B), dt) if whr is not None else None  # o * tanh(c) before the projection
+    rec = xp.empty((G, B), dt)
+    ig = xp.empty((H, B), dt)
     matmul, add, mul, tanh = xp.matmul, xp.add, xp.multiply, xp.tanh
-    for t, p, n in _steps(T, reverse):
-        g4 = xg[t]
-        matmul(hs[p], whh_t, out=rec)
+    for t, q in _steps(T, reverse):
+        hp, cp = (h0, c0) if q is None else (hs[q], cs[q])
+        g4 = g[t]
+        matmul(whh, hp, out=rec)
         add(g4, rec, out=g4)
         tanh(g4, out=g4)
         y = ys[t]
-        mul(g4[:, :H3], 0.5, out=y)
+        mul(g4[:H3], 0.5, out=y)
         add(y, 0.5, out=y)
-        c = cs[n]
-        mul(y[:, H:H2], cs[p], out=c)
-        mul(y[:, H2:], g4[:, H3:], out=ig)
+        c = cs[t]
+        mul(y[H:H2], cp, out=c)
+        mul(y[H2:], g4[H3:], out=ig)
         add(c, ig, out=c)
         tc = tcs[t]
         tanh(c, out=tc)
         if hc is None:
-            mul(y[:, :H], tc, out=hs[n])
+            mul(y[:H], tc, out=hs[t])
         else:
-            mul(y[:, :H], tc, out=hc[t])
-            matmul(hc[t], whr_t, out=hs[n])
-    return hs, cs, (ys, tcs, hc)
+            mul(y[:H], tc, out=hc[t])
+            matmul(whr, hc[t], out=hs[t])
+    return cs, ys, tcs, hc, c0
 
 
-def _lstm_backward(xp, xg, hs, cs, saved, w, dout, dhn, dcn, reverse, need_h0):
-    ys, tcs, hc = saved
-    T, B, G = xg.shape
+def _lstm_backward(xp, g, w, hs, h0, saved, dhs, dhn, dcn, reverse, need_h0):
+    cs, ys, tcs, hc, c0 = saved
+    T, G, B = g.shape
     H = G // 4
     H2, H3 = 2 * H, 3 * H
-    P = hs.shape[2]
-    dt = xg.dtype
-    whh_b, whr = w.whh_b, w.whr
-    v = _empty(xp, (T, B, G), dt)
-    dh = xp.zeros((B, P), dt) if dhn is None else dhn.copy()
-    dc = xp.zeros((B, H), dt) if dcn is None else dcn.copy()
-    dhs = _empty(xp, (T, B, P), dt) if whr is not None else None
-    dhc = xp.empty((B, H), dt) if whr is not None else dh
-    tmp = xp.empty((B, H), dt)
-    d4 = xp.empty((B, G), dt)
+    P = hs.shape[1]
+    dt = g.dtype
+    whh_bt = w.whh_bt()
+    whr_t = w.whr_t()
+    v = _empty(xp, (T, G, B), dt)
+    dh = xp.zeros((P, B), dt) if dhn is None else xp.array(dhn, dt, order="C")
+    dc = xp.zeros((H, B), dt) if dcn is None else xp.array(dcn, dt, order="C")
+    dps = _empty(xp, (T, P, B), dt) if whr_t is not None else None  # dL/dh per step, for dW_hr
+    dq = xp.empty((H, B), dt) if whr_t is not None else dh  # dL/d(o * tanh(c))
+    tmp = xp.empty((H, B), dt)
+    d4 = xp.empty((G, B), dt)
     matmul, add, sub, mul = xp.matmul, xp.add, xp.subtract, xp.multiply
     steps = _steps(T, reverse)[::-1]
     last = len(steps) - 1
-    for k, (t, p, _) in enumerate(steps):
-        if dout is not None:
-            add(dh, dout[t], out=dh)
+    for k, (t, q) in enumerate(steps):
         if dhs is not None:
-            dhs[t] = dh
-            matmul(dh, whr, out=dhc)
-        y, tc, g4 = ys[t], tcs[t], xg[t]
-        # dc += dh * o * (1 - tanh(c)²)
-        mul(tc, tc, out=tmp)
-        sub(1, tmp, out=tmp)
-        mul(tmp, y[:, :H], out=tmp)
-        mul(tmp, dhc, out=tmp)
+            add(dh, dhs[t], out=dh)
+        if dps is not None:
+            dps[t] = dh
+            matmul(whr_t, dh, out=dq)
+        y, tc, g4 = ys[t], tcs[t], g[t]
+        # dc += dq * o * (1 - tanh(c)²) = dq * (o - (o * tanh(c)) * tanh(c))
+        mul(hs[t] if hc is None else hc[t], tc, out=tmp)
+        sub(y[:H], tmp, out=tmp)
+        mul(tmp, dq, out=tmp)
         add(dc, tmp, out=dc)
         # dL/d(gate activation) for o, f, i, g, then through the nonlinearity
         vt = v[t]
-        mul(dhc, tc, out=vt[:, :H])
-        mul(dc, cs[p], out=vt[:, H:H2])
-        mul(dc, g4[:, H3:], out=vt[:, H2:H3])
-        mul(dc, y[:, H2:], out=vt[:, H3:])
+        mul(dq, tc, out=vt[:H])
+        mul(dc, c0 if q is None else cs[q], out=vt[H:H2])
+        mul(dc, g4[H3:], out=vt[H2:H3])
+        mul(dc, y[H2:], out=vt[H3:])
         mul(g4, g4, out=d4)
         sub(1, d4, out=d4)
         mul(vt, d4, out=vt)
         if k < last or need_h0:
-            mul(dc, y[:, H:H2], out=dc)
-            matmul(vt, whh_b, out=dh)
+            mul(dc, y[H:H2], out=dc)
+            matmul(whh_bt, vt, out=dh)
     dw_hr = None
-    if dhs is not None:
-        dw_hr = dhs.reshape(T * B, P).T @ hc.reshape(T * B, H)
+    if dps is not None:
+        dw_hr = _bt_gemm(xp, dps, hc)
     return v, v, dh, dc, dw_hr
 
 
-def _gru_forward(xp, xg, w, h0, c0, reverse):
-    T, B, G = xg.shape
+def _gru_forward(xp, g, w, hs, h0, c0, reverse):
+    T, G, B = g.shape
     H = G // 3
     H2 = 2 * H
-    whh_t, bhn = w.whh_t, w.bhn
-    dt = xg.dtype
-    hs = _empty(xp, (T + 1, B, H), dt)
-    hh = _empty(xp, (T, B, G), dt)  # W_hh h (+ b_hn on the n block): its n block is needed by backward
-    ys = _empty(xp, (T, B, H2), dt)  # r, z
-    hs[T if reverse else 0] = 0 if h0 is None else h0
-    tmp = xp.empty((B, H), dt)
+    whh, bhn = w.whh, w.bhn
+    dt = g.dtype
+    hh = _empty(xp, (T, G, B), dt)  # W_hh h (+ b_hn on the n block): its n block is needed by backward
+    ys = _empty(xp, (T, H2, B), dt)  # r, z
+    tmp = xp.empty((H, B), dt)
     matmul, add, sub, mul, tanh = xp.matmul, xp.add, xp.subtract, xp.multiply, xp.tanh
-    for t, p, n in _steps(T, reverse):
-        h_t, g3, hp = hh[t], xg[t], hs[p]
-        matmul(hp, whh_t, out=h_t)
+    for t, q in _steps(T, reverse):
+        hp = h0 if q is None else hs[q]
+        h_t, g3 = hh[t], g[t]
+        matmul(whh, hp, out=h_t)
         if bhn is not None:
-            add(h_t[:, H2:], bhn, out=h_t[:, H2:])
-        rz = g3[:, :H2]
-        add(rz, h_t[:, :H2], out=rz)
+            add(h_t[H2:], bhn, out=h_t[H2:])
+        rz = g3[:H2]
+        add(rz, h_t[:H2], out=rz)
         tanh(rz, out=rz)
         y = ys[t]
         mul(rz, 0.5, out=y)
         add(y, 0.5, out=y)
-        nn = g3[:, H2:]
-        mul(y[:, :H], h_t[:, H2:], out=tmp)
+        nn = g3[H2:]
+        mul(y[:H], h_t[H2:], out=tmp)
         add(nn, tmp, out=nn)
         tanh(nn, out=nn)
         # h = n + z * (h_prev - n)
         sub(hp, nn, out=tmp)
-        mul(tmp, y[:, H:], out=tmp)
-        add(nn, tmp, out=hs[n])
-    return hs, None, (hh, ys)
+        mul(tmp, y[H:], out=tmp)
+        add(nn, tmp, out=hs[t])
+    return hh, ys
 
 
-def _gru_backward(xp, xg, hs, cs, saved, w, dout, dhn, dcn, reverse, need_h0):
+def _gru_backward(xp, g, w, hs, h0, saved, dhs, dhn, dcn, reverse, need_h0):
     hh, ys = saved
-    T, B, G = xg.shape
+    T, G, B = g.shape
     H = G // 3
     H2 = 2 * H
-    dt = xg.dtype
-    whh_b = w.whh_b
-    vi = _empty(xp, (T, B, G), dt)
-    vh = _empty(xp, (T, B, G), dt)
-    dh = xp.zeros((B, H), dt) if dhn is None else dhn.copy()
-    dhz = xp.empty((B, H), dt)
-    tmp = xp.empty((B, H), dt)
-    d2 = xp.empty((B, H2), dt)
+    dt = g.dtype
+    whh_bt = w.whh_bt()
+    vi = _empty(xp, (T, G, B), dt)
+    vh = _empty(xp, (T, G, B), dt)
+    dh = xp.zeros((H, B), dt) if dhn is None else xp.array(dhn, dt, order="C")
+    dhz = xp.empty((H, B), dt)
+    tmp = xp.empty((H, B), dt)
+    d2 = xp.empty((H2, B), dt)
     matmul, add, sub, mul = xp.matmul, xp.add, xp.subtract, xp.multiply
     steps = _steps(T, reverse)[::-1]
     last = len(steps) - 1
-    for k, (t, p, _) in enumerate(steps):
-        if dout is not None:
-            add(dh, dout[t], out=dh)
-        y, g3, hp, vit, vht = ys[t], xg[t], hs[p], vi[t], vh[t]
-        r, z, nn, hn = y[:, :H], y[:, H:], g3[:, H2:], hh[t][:, H2:]
+    for k, (t, q) in enumerate(steps):
+        if dhs is not None:
+            add(dh, dhs[t], out=dh)
+        hp = h0 if q is None else hs[q]
+        y, g3, vit, vht = ys[t], g[t], vi[t], vh[t]
+        r, z, nn, hn = y[:H], y[H:], g3[H2:], hh[t][H2:]
         mul(dh, z, out=dhz)
-        dn = vit[:, H2:]
+        dn = vit[H2:]
         sub(dh, dhz, out=dn)  # dh * (1 - z)
         mul(nn, nn, out=tmp)
         sub(1, tmp, out=tmp)
         mul(dn, tmp, out=dn)  # through tanh: dL/d(n pre-activation)
-        mul(dn, r, out=vht[:, H2:])  # dL/d(W_hn h + b_hn)
-        mul(dn, hn, out=vht[:, :H])  # dL/dr
+        mul(dn, r, out=vht[H2:])  # dL/d(W_hn h + b_hn)
+        mul(dn, hn, out=vht[:H])  # dL/dr
         sub(hp, nn, out=tmp)
-        mul(dh, tmp, out=vht[:, H:H2])  # dL/dz
-        rz = g3[:, :H2]
+        mul(dh, tmp, out=vht[H:H2])  # dL/dz
+        rz = g3[:H2]
         mul(rz, rz, out=d2)
         sub(1, d2, out=d2)
-        mul(vht[:, :H2], d2, out=vht[:, :H2])
-        vit[:, :H2] = vht[:, :H2]
+        mul(vht[:H2], d2, out=vht[:H2])
+        vit[:H2] = vht[:H2]
         if k < last or need_h0:
-            matmul(vht, whh_b, out=dh)
+            matmul(whh_bt, vht, out=dh)
             add(dh, dhz, out=dh)
     return vi, vh, dh, None, None
 
 
 def _rnn_forward(relu):
-    def forward(xp, xg, w, h0, c0, reverse):
-        T, B, H = xg.shape
-        whh_t = w.whh_t
-        hs = _empty(xp, (T + 1, B, H), xg.dtype)
-        hs[T if reverse else 0] = 0 if h0 is None else h0
+    def forward(xp, g, w, hs, h0, c0, reverse):
+        whh = w.whh
         matmul, add = xp.matmul, xp.add
-        act = (lambda a: xp.maximum(a, 0, out=a)) if relu else (lambda a: xp.tanh(a, out=a))
-        for t, p, n in _steps(T, reverse):
-            h = hs[n]
-            matmul(hs[p], whh_t, out=h)
-            add(h, xg[t], out=h)
-            act(h)
-        return hs, None, ()
+        for t, q in _steps(g.shape[0], reverse):
+            h = hs[t]
+            matmul(whh, h0 if q is None else hs[q], out=h)
+            add(h, g[t], out=h)
+            if relu:
+                xp.maximum(h, 0, out=h)
+            else:
+                xp.tanh(h, out=h)
+        return ()
 
     return forward
 
 
 def _rnn_backward(relu):
-    def backward(xp, xg, hs, cs, saved, w, dout, dhn, dcn, reverse, need_h0):
-        T, B, H = xg.shape
-        dt = xg.dtype
-        whh_b = w.whh_b
-        v = _empty(xp, (T, B, H), dt)
-        dh = xp.zeros((B, H), dt) if dhn is None else dhn.copy()
-        tmp = xp.empty((B, H), dt)
-        pos = xp.empty((B, H), bool)
+    def backward(xp, g, w, hs, h0, saved, dhs, dhn, dcn, reverse, need_h0):
+        T, H, B = g.shape
+        dt = g.dtype
+        whh_bt = w.whh_bt()
+        v = _empty(xp, (T, H, B), dt)
+        dh = xp.zeros((H, B), dt) if dhn is None else xp.array(dhn, dt, order="C")
+        tmp = xp.empty((H, B), dt)
+        pos = xp.empty((H, B), bool)
         matmul, add, sub, mul = xp.matmul, xp.add, xp.subtract, xp.multiply
         steps = _steps(T, reverse)[::-1]
         last = len(steps) - 1
-        for k, (t, _, n) in enumerate(steps):
-            if dout is not None:
-                add(dh, dout[t], out=dh)
-            h = hs[n]
+        for k, (t, _) in enumerate(steps):
+            if dhs is not None:
+                add(dh, dhs[t], out=dh)
+            h = hs[t]
             if relu:
                 xp.greater(h, 0, out=pos)
                 mul(dh, pos, out=v[t])
@@ -299,7 +297,7 @@ def _rnn_backward(relu):
                 sub(1, tmp, out=tmp)
                 mul(dh, tmp, out=v[t])
             if k < last or need_h0:
-                matmul(v[t], whh_b, out=dh)
+                matmul(whh_bt, v[t], out=dh)
         return v, v, dh, None, None
 
     return backward
@@ -320,16 +318,18 @@ _RNN_RELU = _Kind("RNN_RELU", 1, None, 0, _rnn_forward(True), _rnn_backward(True
 
 
 class _Weights:
-    """The weights of one layer-direction in the internal layout.
+    """The weights of one layer-direction in the internal gate order and scale.
 
-    wih_t: (in [+ 1], G) input projection, sigmoid rows halved, bias folded in as a last row.
-    whh_t: (P, G) recurrent weight for forward (sigmoid rows halved); whh_b: (G, P) for backward (sigmoid rows
-    quartered); whr_t / whr: the LSTM projection; bhn: GRU's b_hn (applied inside r * (W_hn h + b_hn)).
+    wih: (G, in [+ 1]) input projection, sigmoid rows halved, bias folded in as a last column.
+    whh: (G, P) recurrent weight, sigmoid rows halved.  whr: (P, H) the LSTM projection.  bhn: GRU's b_hn as a
+    column (applied inside r * (W_hn h + b_hn)).  Backward asks for the transposes it multiplies by, with the
+    sigmoid rows quartered instead (see the module docstring).
     """
 
     def __init__(self, xp, kind, w_ih, w_hh, b_ih, b_hh, w_hr):
         G = w_ih.shape[0]
         H = G // kind.chunks
+        self.xp = xp
         self.rows = None
         if kind.perm is not None:
             self.rows = xp.concatenate([xp.arange(k * H, (k + 1) * H) for k in kind.perm])
@@ -340,40 +340,66 @@ class _Weights:
             self.fscale[:kind.sig * H] = 0.5
             self.bscale = xp.ones((G, 1), w_ih.dtype)
             self.bscale[:kind.sig * H] = 0.25
-        fs = 1 if self.fscale is None else self.fscale
         In = w_ih.shape[1]
-        self.wih = w_ih
-        self.wih_t = xp.empty((In + (b_ih is not None), G), w_ih.dtype)
-        self.wih_t[:In] = (w_ih * fs).T
+        self.w_ih, self.w_hh = w_ih, w_hh
+        self.wih = xp.empty((G, In + (b_ih is not None)), w_ih.dtype)
         self.bhn = None
+        if self.fscale is None:
+            self.wih[:, :In] = w_ih
+            self.whh = w_hh
+        else:
+            xp.multiply(w_ih, self.fscale, out=self.wih[:, :In])
+            self.whh = w_hh * self.fscale
         if b_ih is not None:
             if kind.name == "GRU":
                 b = b_ih.copy()
                 b[:2 * H] += b_hh[:2 * H]
-                self.bhn = b_hh[2 * H:]
+                self.bhn = b_hh[2 * H:, None]
             else:
                 b = b_ih + b_hh
                 if self.rows is not None:
                     b = b[self.rows]
-            self.wih_t[In] = b * fs[:, 0] if self.fscale is not None else b
-        self.whh_t = xp.ascontiguousarray((w_hh * fs).T)
-        self.whh_b = w_hh * self.bscale if self.bscale is not None else w_hh
+            self.wih[:, In] = b if self.fscale is None else b * self.fscale[:, 0]
         self.whr = w_hr
-        self.whr_t = None if w_hr is None else xp.ascontiguousarray(w_hr.T)
 
-    def to_torch(self, xp, g):
-        """A gradient with rows in the internal layout and scale, as PyTorch's rows of the true weight."""
+    def _back(self, w):
+        return w if self.bscale is None else w * self.bscale
+
+    def whh_bt(self):
+        return self.xp.ascontiguousarray(self._back(self.w_hh).T)
+
+    def wih_bt(self):
+        return self.xp.ascontiguousarray(self._back(self.w_ih).T)
+
+    def whr_t(self):
+        return None if self.whr is None else self.xp.ascontiguousarray(self.whr.T)
+
+    def to_torch(self, g):
+        """A gradient with rows in the internal order and scale, as PyTorch's rows of the true weight."""
         if self.bscale is not None:
             g = g * (self.bscale if g.ndim == 2 else self.bscale[:, 0])
         if self.rows is None:
             return g
-        out = xp.empty_like(g)
+        out = self.xp.empty_like(g)
         out[self.rows] = g
         return out
 
 
-class _LayerState:
-    __slots__ = ("xa", "mask", "dirs")
+def _fm(xp, a):
+    """(T, F, B) -> (F, T * B): the feature-major sequence with time and batch merged, for the weight GEMMs."""
+    T, F, B = a.shape
+    out = _empty(xp, (F, T, B), a.dtype)
+    out[...] = a.transpose(1, 0, 2)
+    return out.reshape(F, T * B)
+
+
+def _bt_gemm(xp, a, b):
+    """sum_t a[t] @ b[t].T for (T, M, B) and (T, N, B): one GEMM over time and batch."""
+    return _fm(xp, a) @ _fm(xp, b).T
+
+
+class _Layer:
+    __slots__ = ("xt", "mask", "ys", "dirs")
 
 
 def _forward(ctx, kind, x, hx, cx, weights, num_layers, bidirectional, batch_first, has_biases, proj_size, dropout,
@@ -381,147 +407,164 @@ def _forward(ctx, kind, x, hx, cx, weights, num_layers, bidirectional, batch_fir
     xp = ctx.xp
     D = 2 if bidirectional else 1
     L = num_layers
-    per = 2 + 2 * bool(has_biases) + (proj_size > 0)
-    xt = x.transpose(1, 0, 2) if batch_first else x
-    T, B, In = xt.shape
+    nb = 1 if has_biases else 0
+    per = 2 + 2 * nb + (proj_size > 0)
+    T, B = (x.shape[1], x.shape[0]) if batch_first else x.shape[:2]
+    In = x.shape[2]
     dt = x.dtype
     G = weights[0].shape[0]
     H = G // kind.chunks
     P = proj_size or H
     record = any(ctx.needs_input_grad)
     p = float(dropout) if train and L > 1 else 0.0
-    nb = 1 if has_biases else 0
-    xa = _empty(xp, (T, B, In + nb), dt)
-    xa[..., :In] = xt
+    # the layer input as (T, In [+ ones], B)
+    xt = _empty(xp, (T, In + nb, B), dt)
+    xt[:, :In] = x.transpose(1, 2, 0) if batch_first else x.transpose(0, 2, 1)
     if nb:
-        xa[..., In] = 1
+        xt[:, In] = 1
     mask = None
     hn = xp.empty((L * D, B, P), dt)
     cn = xp.empty((L * D, B, H), dt) if kind is _LSTM else None
+    zeros_h = zeros_c = None
     layers = []
-    out = None
     for layer in range(L):
+        # the layer's output (T, D * P, B): the next layer's input, with its row of ones when no dropout intervenes
+        ones = nb if layer < L - 1 and p == 0 else 0
+        ys = _empty(xp, (T, D * P + ones, B), dt)
+        if ones:
+            ys[:, D * P] = 1
         dirs = []
-        K = xa.shape[2]
         for d in range(D):
             k = layer * D + d
             ws = weights[k * per:(k + 1) * per]
             w = _Weights(xp, kind, ws[0], ws[1], ws[2] if nb else None, ws[3] if nb else None,
                          ws[-1] if proj_size else None)
-            xg = _empty(xp, (T, B, G), dt)
-            xp.matmul(xa.reshape(T * B, K), w.wih_t, out=xg.reshape(T * B, G))
-            h0 = None if hx is None else hx[k]
-            c0 = None if cx is None else cx[k]
-            hs, cs, saved = kind.forward(xp, xg, w, h0, c0, d == 1)
-            hn[k] = hs[0] if d else hs[T]
+            g = _empty(xp, (T, G, B), dt)
+            xp.matmul(w.wih, xt, out=g)
+            if hx is not None:
+                h0 = xp.ascontiguousarray(hx[k].T)
+            else:
+                if zeros_h is None:
+                    zeros_h = xp.zeros((P, B), dt)
+                h0 = zeros_h
+            c0 = None
+            if kind is _LSTM:
+                if cx is not None:
+                    c0 = xp.ascontiguousarray(cx[k].T)
+                else:
+                    if zeros_c is None:
+                        zeros_c = xp.zeros((H, B), dt)
+                    c0 = zeros_c
+            hs = ys[:, d * P:(d + 1) * P]
+            saved = kind.forward(xp, g, w, hs, h0, c0, d == 1)
+            hn[k] = hs[0 if d else T - 1].T
             if cn is not None:
-                cn[k] = cs[0] if d else cs[T]
-            dirs.append((w, xg, hs, cs, saved, h0 is None))
+                cn[k] = saved[0][0 if d else T - 1].T
+            dirs.append((w, g, h0 if hx is not None else None, saved))
         if record:
-            st = _LayerState()
-            st.xa, st.mask, st.dirs = xa, mask, dirs
+            st = _Layer()
+            st.xt, st.mask, st.ys, st.dirs = xt, mask, ys, dirs
             layers.append(st)
         if layer < L - 1:
-            xa = _empty(xp, (T, B, D * P + nb), dt)
-            for d, (_, _, hs, _, _, _) in enumerate(dirs):
-                xa[..., d * P:(d + 1) * P] = hs[:-1] if d else hs[1:]
-            if nb:
-                xa[..., D * P] = 1
             mask = None
             if p > 0:
                 keep = generator.random((T, B, D * P), dtype=np.float32) >= p
-                mask = xp.asarray(keep, dtype=dt)
+                mask = xp.ascontiguousarray(keep.transpose(0, 2, 1), dtype=dt)
                 mask *= 0.0 if p >= 1 else 1.0 / (1.0 - p)
-                xa[..., :D * P] *= mask
-        elif D == 1:
-            out = dirs[0][2][1:]
-        else:
-            out = _empty(xp, (T, B, D * P), dt)
-            out[..., :P] = dirs[0][2][1:]
-            out[..., P:] = dirs[1][2][:-1]
+                xt = _empty(xp, (T, D * P + nb, B), dt)
+                xp.multiply(ys, mask, out=xt[:, :D * P])
+                if nb:
+                    xt[:, D * P] = 1
+            else:
+                xt = ys
     if record:
         ctx.save_for_backward(layers)
-        ctx.cfg = (kind, D, L, per, nb, batch_first, len(weights))
+        ctx.cfg = (kind, D, L, per, nb, batch_first, len(weights), P)
         ctx.set_materialize_grads(False)
-    if batch_first:
-        out = out.transpose(1, 0, 2)
+    out = ys.transpose(2, 0, 1) if batch_first else ys.transpose(0, 2, 1)
     return (out, hn, cn) if cn is not None else (out, hn)
 
 
 def _backward(ctx, dout, dhn, dcn=None):
     xp = ctx.xp
     (layers,) = ctx.saved_tensors
-    kind, D, L, per, nb, batch_first, nw = ctx.cfg
+    kind, D, L, per, nb, batch_first, nw, P = ctx.cfg
     needs = ctx.needs_input_grad
     gw = [None] * nw
-    if dout is not None and batch_first:
-        dout = dout.transpose(1, 0, 2)
-    first = layers[0].dirs[0]
-    dt = first[1].dtype
-    dhx = xp.empty((L * D,) + first[2].shape[1:], dt) if needs[1] else None
-    dcx = xp.empty((L * D,) + first[3].shape[1:], dt) if needs[2] else None
+    dt = layers[0].xt.dtype
+    T, _, B = layers[0].xt.shape
+    dys = None
+    if dout is not None:
+        dys = _empty(xp, (T, D * P, B), dt)
+        dys[...] = dout.transpose(1, 2, 0) if batch_first else dout.transpose(0, 2, 1)
+    dhx = xp.empty((L * D, B, P), dt) if needs[1] else None
+    dcx = xp.empty((L * D, B, layers[0].dirs[0][1].shape[1] // 4), dt) if needs[2] else None
     need_h0 = needs[1] or needs[2]
     dx = None
     for layer in range(L - 1, -1, -1):
         st = layers[layer]
-        xa = st.xa
-        T, B, K = xa.shape
-        In = K - nb
+        xt = st.xt
+        In = xt.shape[1] - nb
         need_dx = layer > 0 or needs[0]
-        dx = _empty(xp, (T * B, In), xa.dtype) if need_dx else None
-        xa2 = xa.reshape(T * B, K)
-        for d, (w, xg, hs, cs, saved, h0_zero) in enumerate(st.dirs):
+        xt2 = _fm(xp, xt)
+        dx = None
+        for d, (w, g, h0, saved) in enumerate(st.dirs):
             k = layer * D + d
-            P = hs.shape[2]
-            dd = None if dout is None else dout[..., d * P:(d + 1) * P]
+            hs = st.ys[:, d * P:(d + 1) * P]
+            dhs = None if dys is None else dys[:, d * P:(d + 1) * P]
+            h0_ = h0 if h0 is not None else xp.zeros((P, B), dt)
             vi, vh, dh0, dc0, dw_hr = kind.backward(
-                xp, xg, hs, cs, saved, w, dd, None if dhn is None else dhn[k], None if dcn is None else dcn[k],
-                d == 1, need_h0)
+                xp, g, w, hs, h0_, saved, dhs, None if dhn is None else dhn[k].T,
+                None if dcn is None else dcn[k].T, d == 1, need_h0)
             if dhx is not None:
-                dhx[k] = dh0
+                dhx[k] = dh0.T
             if dcx is not None:
-                dcx[k] = dc0
-            G = vi.shape[2]
-            vi2 = vi.reshape(T * B, G)
+                dcx[k] = dc0.T
+            G = vi.shape[1]
+            vi2 = _fm(xp, vi)
+            vh2 = vi2 if vh is vi else _fm(xp, vh)
             base = 3 + k * per
             if needs[base] or (nb and (needs[base + 2] or needs[base + 3])):
-                g = vi2.T @ xa2
+                gi = vi2 @ xt2.T
                 if needs[base]:
-                    gw[base - 3] = w.to_torch(xp, g[:, :In])
+                    gw[base - 3] = w.to_torch(gi[:, :In])
                 if nb:
-                    db = w.to_torch(xp, g[:, In])
+                    db = w.to_torch(gi[:, In])
                     gw[base - 1] = db
+                    db = db.copy()
                     if kind is _GRU:
-                        H = G // 3
-                        db = db.copy()
-                        db[2 * H:] = vh[..., 2 * H:].sum(axis=(0, 1))
-                        gw[base] = db
-                    else:
-                        gw[base] = db.copy()
+                        db[2 * (G // 3):] = vh2[2 * (G // 3):].sum(axis=1)
+                    gw[base] = db
             if needs[base + 1]:
-                # the states each step read: skip the initial one when it was zero
-                prev = hs[1:] if d else hs[:-1]
-                v_used = vh
-                if h0_zero:
-                    prev, v_used = (prev[:-1], vh[:-1]) if d else (prev[1:], vh[1:])
-                n_rows = prev.shape[0] * B
-                gw[base - 2] = w.to_torch(xp, v_used.reshape(n_rows, G).T @ prev.reshape(n_rows, P))
+                # the state each step read: h0 for the first step, else the previous output
+                hs2 = _fm(xp, hs)
+                TB = T * B
+                if d:
+                    gh = vh2[:, :TB - B] @ hs2[:, B:].T
+                    first = vh2[:, TB - B:]
+                else:
+                    gh = vh2[:, B:] @ hs2[:, :TB - B].T
+                    first = vh2[:, :B]
+                if h0 is not None:
+                    gh += first @ h0.T
+                gw[base - 2] = w.to_torch(gh)
             if dw_hr is not None and needs[base + per - 1]:
                 gw[base + per - 4] = dw_hr
             if need_dx:
-                wih_b = w.wih * w.bscale if w.bscale is not None else w.wih
-                if d == 0:
-                    xp.matmul(vi2, wih_b, out=dx)
+                part = w.wih_bt() @ vi2
+                if dx is None:
+                    dx = part
                 else:
-                    dx += vi2 @ wih_b
+                    dx += part
         if layer > 0:
-            dout = dx.reshape(T, B, In)
+            # (In, T * B) -> the previous layer's output gradient (T, In, B)
+            dys = _empty(xp, (T, In, B), dt)
+            dys[...] = dx.reshape(In, T, B).transpose(1, 0, 2)
             if st.mask is not None:
-                dout *= st.mask
+                dys *= st.mask
     if needs[0]:
-        dx = dx.reshape(T, B, In)
-        if batch_first:
-            dx = dx.transpose(1, 0, 2)
+        dx = dx.reshape(In, T, B)
+        dx = dx.transpose(2, 1, 0) if batch_first else dx.transpose(1, 2, 0)
     else:
         dx = None
     return (dx, dhx, dcx, *gw)
@@ -641,3 +684,34 @@ class GRUCell(Function):
     @staticmethod
     def backward(ctx, dh):
         return _cell_backward(ctx, dh)
+
+
+# ----------------------------------------------------------------------------- padding sequences of unequal length
+
+
+class PadSequence(Function):
+    """Sequences (L_i, *) stacked into one (L_max, N, *) array (or (N, L_max, *)), padded with a constant.
+
+    Backward hands each sequence its slice of the gradient.  The copy is one assignment per sequence: the
+    inputs are separate arrays.
+    """
+
+    @staticmethod
+    def forward(ctx, *seqs, batch_first=False, padding_value=0.0, padding_side="right"):
+        xp = ctx.xp
+        longest = max(s.shape[0] for s in seqs)
+        out = xp.full((len(seqs), longest) + seqs[0].shape[1:], padding_value, dtype=seqs[0].dtype)
+        spans = []
+        for i, s in enumerate(seqs):
+            span = slice(0, s.shape[0]) if padding_side == "right" else slice(longest - s.shape[0], longest)
+            out[i, span] = s
+            spans.append(span)
+        ctx.spans, ctx.batch_first = spans, batch_first
+        return out if batch_first else xp.ascontiguousarray(out.swapaxes(0, 1))
+
+    @staticmethod
+    def backward(ctx, grad):
+        if not ctx.batch_first:
+            grad = grad.swapaxes(0, 1)
+        return tuple(grad[i, span] if need else None
+                     for i, (span, need) in enumerate(zip(ctx.spans, ctx.needs_input_grad)))
