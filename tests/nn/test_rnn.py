@@ -127,6 +127,37 @@ def test_float32_default_and_no_grad(rng):
     assert_close(out[:, -1], h[0])
 
 
+def test_held_outputs_survive_later_calls(rng):
+    """Scratch memory is reused between calls only once nothing views it: held outputs and grads stay intact."""
+    layer = nn.GRU(8, 64, num_layers=2, bidirectional=True)
+    x1 = lamina.tensor(rng.standard_normal((20, 16, 8)).astype(np.float32), requires_grad=True)
+    out1, h1 = layer(x1)
+    out1.sum().backward()
+    kept = out1.detach().numpy().copy(), h1.detach().numpy().copy(), x1.grad.numpy().copy()
+    for _ in range(3):
+        x2 = lamina.tensor(rng.standard_normal((20, 16, 8)).astype(np.float32), requires_grad=True)
+        out2, _ = layer(x2)
+        (out2 * 2).sum().backward()
+        with lamina.no_grad():
+            layer(x2)
+    for a, b in zip((out1, h1, x1.grad), kept):
+        np.testing.assert_array_equal(a.detach().numpy(), b)
+
+
+def test_empty_sequence_error():
+    with pytest.raises(RuntimeError, match="LSTM: Expected sequence length to be larger than 0"):
+        nn.LSTM(3, 4)(lamina.randn(0, 2, 3))
+
+
+def test_empty_batch(rng):
+    layer = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    x = lamina.randn(5, 0, 3, requires_grad=True)
+    out, (h, c) = layer(x)
+    assert tuple(out.shape) == (5, 0, 8) and tuple(h.shape) == (4, 0, 4)
+    out.sum().backward()
+    assert tuple(x.grad.shape) == (5, 0, 3)
+
+
 # ----------------------------------------------------------------------------- cells
 
 

@@ -43,9 +43,11 @@ class _ScratchPool:
 
     MIN_BYTES = 1 << 16
     MAX_BLOCKS = 64
+    MAX_BYTES = 1 << 28  # what the pool may keep mapped; beyond it arrays are allocated as usual
 
     def __init__(self):
         self.blocks = []
+        self.nbytes = 0
         self.lock = threading.Lock()
 
     def empty(self, xp, shape, dtype):
@@ -63,15 +65,17 @@ class _ScratchPool:
                 if b.nbytes >= n:
                     if best is None or b.nbytes < blocks[best].nbytes:
                         best = i
-                elif small is None:
+                elif small is None or b.nbytes < blocks[small].nbytes:
                     small = i
             if best is not None:
                 block = blocks[best]
             else:
                 block = np.empty(n, np.uint8)
-                if small is not None:
+                if small is not None and self.nbytes - blocks[small].nbytes + n <= self.MAX_BYTES:
+                    self.nbytes += n - blocks[small].nbytes
                     blocks[small] = block
-                elif len(blocks) < self.MAX_BLOCKS:
+                elif len(blocks) < self.MAX_BLOCKS and self.nbytes + n <= self.MAX_BYTES:
+                    self.nbytes += n
                     blocks.append(block)
             return block[:n].view(dtype).reshape(shape)
 

@@ -154,6 +154,9 @@ class RNNBase(Module):
             if not batched:
                 states = tuple(s.unsqueeze(1) for s in states)
         self.check_input(input)
+        if input.shape[1 if self.batch_first else 0] == 0:
+            raise RuntimeError(f"{name}: Expected sequence length to be larger than 0 in RNN, got input of shape "
+                               f"{tuple(input.shape)}")
         expected = self.get_expected_hidden_size(input)
         if n_states == 1:
             if states[0] is not None:
