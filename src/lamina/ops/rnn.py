@@ -402,6 +402,16 @@ def _bt_gemm(xp, a, b):
     return _fm(xp, a) @ _fm(xp, b).T
 
 
+def _states_read(out, hs, h0, reverse):
+    """Into out (P, T, B): the state each step read, h0 for the first step and the previous output after it."""
+    if reverse:
+        out[:, -1] = h0
+        out[:, :-1] = hs[1:].transpose(1, 0, 2)
+    else:
+        out[:, 0] = h0
+        out[:, 1:] = hs[:-1].transpose(1, 0, 2)
+
+
 class _Layer:
     __slots__ = ("xt", "mask", "ys", "dirs")
 
@@ -510,7 +520,8 @@ def _backward(ctx, dout, dhn, dcn=None):
         xt = st.xt
         In = xt.shape[1] - nb
         need_dx = layer > 0 or needs[0]
-        xt2 = _fm(xp, xt)
+        K = xt.shape[1]
+        TB = T * B
         dx = None
         for d, (w, g, h0, saved) in enumerate(st.dirs):
             k = layer * D + d
@@ -528,8 +539,24 @@ def _backward(ctx, dout, dhn, dcn=None):
             vi2 = _fm(xp, vi)
             vh2 = vi2 if vh is vi else _fm(xp, vh)
             base = 3 + k * per
-            if needs[base] or (nb and (needs[base + 2] or needs[base + 3])):
-                gi = vi2 @ xt2.T
+            want_i = needs[base] or (nb and (needs[base + 2] or needs[base + 3]))
+            want_h = needs[base + 1]
+            # weight gradients: sum over steps of V_t @ [x_t; h_read_t]ᵀ as one GEMM over (time, batch)
+            gi = gh = None
+            if vh is vi and want_i and want_h:
+                operand = _empty(xp, (K + P, T, B), dt)
+                operand[:K] = xt.transpose(1, 0, 2)
+                _states_read(operand[K:], hs, h0_, d == 1)
+                both = vi2 @ operand.reshape(K + P, TB).T
+                gi, gh = both[:, :K], both[:, K:]
+            else:
+                if want_i:
+                    gi = vi2 @ _fm(xp, xt).T
+                if want_h:
+                    operand = _empty(xp, (P, T, B), dt)
+                    _states_read(operand, hs, h0_, d == 1)
+                    gh = vh2 @ operand.reshape(P, TB).T
+            if gi is not None:
                 if needs[base]:
                     gw[base - 3] = w.to_torch(gi[:, :In])
                 if nb:
@@ -539,18 +566,7 @@ def _backward(ctx, dout, dhn, dcn=None):
                     if kind is _GRU:
                         db[2 * (G // 3):] = vh2[2 * (G // 3):].sum(axis=1)
                     gw[base] = db
-            if needs[base + 1]:
-                # the state each step read: h0 for the first step, else the previous output
-                hs2 = _fm(xp, hs)
-                TB = T * B
-                if d:
-                    gh = vh2[:, :TB - B] @ hs2[:, B:].T
-                    first = vh2[:, TB - B:]
-                else:
-                    gh = vh2[:, B:] @ hs2[:, :TB - B].T
-                    first = vh2[:, :B]
-                if h0 is not None:
-                    gh += first @ h0.T
+            if gh is not None:
                 gw[base - 2] = w.to_torch(gh)
             if dw_hr is not None and needs[base + per - 1]:
                 gw[base + per - 4] = dw_hr
