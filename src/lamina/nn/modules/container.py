@@ -47,12 +47,11 @@ class Sequential(Module):
                 del self._modules[k]
         else:
             del self._modules[keys[self._idx(idx)]]
-        # renumber, as PyTorch does, so indices stay contiguous
+        # renumber, as PyTorch does, so indices stay contiguous (named entries become numbered too)
         items = list(self._modules.values())
-        if all(k.isdigit() for k in self._modules):
-            self._modules.clear()
-            for i, m in enumerate(items):
-                self._modules[str(i)] = m
+        self._modules.clear()
+        for i, m in enumerate(items):
+            self._modules[str(i)] = m
 
     def __len__(self):
         return len(self._modules)

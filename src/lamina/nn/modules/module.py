@@ -46,14 +46,24 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         if self._forward_pre_hooks:
-            for hook in list(self._forward_pre_hooks.values()):
-                r = hook(self, args)
-                if r is not None:
-                    args = r if isinstance(r, tuple) else (r,)
+            with_kw = self._hooks_with_kwargs
+            for k, hook in list(self._forward_pre_hooks.items()):
+                if k in with_kw:
+                    r = hook(self, args, kwargs)
+                    if r is not None:
+                        if not (isinstance(r, tuple) and len(r) == 2):
+                            raise RuntimeError(f"forward pre-hook must return None or a tuple of (new_args, "
+                                               f"new_kwargs), but got {r}.")
+                        args, kwargs = r
+                else:
+                    r = hook(self, args)
+                    if r is not None:
+                        args = r if isinstance(r, tuple) else (r,)
         out = self.forward(*args, **kwargs)
         if self._forward_hooks:
-            for hook in list(self._forward_hooks.values()):
-                r = hook(self, args, out)
+            with_kw = self._hooks_with_kwargs
+            for k, hook in list(self._forward_hooks.items()):
+                r = hook(self, args, kwargs, out) if k in with_kw else hook(self, args, out)
                 if r is not None:
                     out = r
         return out
@@ -62,17 +72,29 @@ class Module:
         self.__dict__["_hook_id"] += 1
         return self._hook_id
 
-    def register_forward_hook(self, hook):
-        """``hook(module, inputs, output)`` runs after forward; a returned value replaces the output."""
+    def _add_hook(self, store, hook, prepend, with_kwargs):
         k = self._next_hook_id()
-        self._forward_hooks[k] = hook
-        return _DictHandle(self._forward_hooks, k)
+        store[k] = hook
+        if prepend:
+            store.move_to_end(k, last=False)
+        if with_kwargs:
+            if "_hooks_with_kwargs" not in self.__dict__:
+                self.__dict__["_hooks_with_kwargs"] = set()
+            self._hooks_with_kwargs.add(k)
+        return _DictHandle(store, k)
 
-    def register_forward_pre_hook(self, hook):
-        """``hook(module, inputs)`` runs before forward; a returned value replaces the inputs."""
-        k = self._next_hook_id()
-        self._forward_pre_hooks[k] = hook
-        return _DictHandle(self._forward_pre_hooks, k)
+    _hooks_with_kwargs = frozenset()
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """``hook(module, args, output)`` (or ``hook(module, args, kwargs, output)`` with ``with_kwargs``) runs
+        after forward; a returned value replaces the output. ``prepend`` runs it before the hooks already there.
+        Returns a handle whose ``remove()`` unregisters it."""
+        return self._add_hook(self._forward_hooks, hook, prepend, with_kwargs)
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """``hook(module, args)`` runs before forward; a returned value (a tuple, or one value) replaces the
+        positional inputs. With ``with_kwargs``: ``hook(module, args, kwargs)`` returning None or (args, kwargs)."""
+        return self._add_hook(self._forward_pre_hooks, hook, prepend, with_kwargs)
 
     # ------------------------------------------------------------------ registration
 
@@ -267,15 +289,21 @@ class Module:
                     p.grad._data[...] = 0
 
     def apply(self, fn):
-        """Call ``fn`` on every submodule (children first) and on self, as PyTorch does."""
-        order = list(self.modules())
-        for m in reversed(order):
-            fn(m)
+        """Call ``fn`` on every submodule and then on self, depth first, children before parents (PyTorch's
+        order: a post-order walk, iterative so deep models do not hit the recursion limit)."""
+        stack = [(self, False)]
+        while stack:
+            mod, expanded = stack.pop()
+            if expanded:
+                fn(mod)
+                continue
+            stack.append((mod, True))
+            stack.extend((c, False) for c in reversed(list(mod.children())))
         return self
 
     def _apply_to_tensors(self, fn):
         for m in self.modules():
-            for k, p in m._parameters.items():
+            for p in m._parameters.values():
                 if p is not None:
                     new = fn(p)
                     p._data = new._data
@@ -334,7 +362,8 @@ class Module:
     def state_dict(self, destination=None, prefix="", keep_vars=False):
         """An ordered mapping from dotted names to parameter and persistent buffer tensors (detached)."""
         out = OrderedDict() if destination is None else destination
-        for mname, mod in self.named_modules(prefix=prefix.rstrip(".")):
+        # no de-duplication: a module reached twice is saved under both names, as in PyTorch
+        for mname, mod in self.named_modules(prefix=prefix.rstrip("."), remove_duplicate=False):
             pre = f"{mname}." if mname else ""
             for k, p in mod._parameters.items():
                 if p is not None:
@@ -363,7 +392,7 @@ class Module:
 
         own = OrderedDict()
         extra_mods = {}
-        for mname, mod in self.named_modules():
+        for mname, mod in self.named_modules(remove_duplicate=False):
             pre = f"{mname}." if mname else ""
             for k, p in mod._parameters.items():
                 if p is not None:
@@ -376,7 +405,7 @@ class Module:
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own and k not in extra_mods]
         mismatched = []
-        for k, (mod, name, cur) in own.items():
+        for k, (_mod, _name, cur) in own.items():
             if k in state_dict:
                 v = state_dict[k]
                 shape = tuple(v.shape)
