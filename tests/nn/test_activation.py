@@ -9,7 +9,7 @@ import lamina
 import lamina.nn.functional as F
 from lamina import nn
 from lamina.autograd import gradcheck
-from lamina.ops.nn_activation import erf_array
+from lamina.ops.nn_activation import Erf, erf_array
 from tests.conftest import assert_close, pair, torch
 from tests.nn._parity import float32_parity, layer_parity
 
@@ -56,9 +56,11 @@ def test_module_matches_torch(rng, name, args, kwargs):
 def test_module_float32(rng, name, args, kwargs):
     layer, ref = _build(name, args, kwargs)
     float32_parity(layer, ref, _input(rng), rtol=2e-6, atol=2e-6)
-    out = layer(lamina.tensor(_input(rng).astype(np.float32), requires_grad=True))
+    x = lamina.tensor(_input(rng).astype(np.float32), requires_grad=True)
+    out = layer(x)
     out.sum().backward()
-    assert out.dtype is lamina.float32
+    assert out.dtype is lamina.float32 and x.grad.dtype is lamina.float32
+    assert all(p.grad.dtype is lamina.float32 for p in layer.parameters())
 
 
 # the functional forms, on a tiny input for the finite-difference gradcheck
@@ -170,11 +172,11 @@ def test_erf_matches_math_erf():
     assert np.abs(got32 - np.array([math.erf(v) for v in x32.astype(float)])).max() < 2e-7
 
 
-def test_f_erf_and_grad(rng):
+def test_erf_op_and_grad(rng):
     x, xt = pair(rng.standard_normal(20) * 2)
-    F.erf(x).sum().backward()
+    Erf.apply(x).sum().backward()
     torch.erf(xt).sum().backward()
-    assert_close(F.erf(x), torch.erf(xt), rtol=1e-15, atol=1e-16)
+    assert_close(Erf.apply(x), torch.erf(xt), rtol=1e-15, atol=1e-16)
     assert_close(x.grad, xt.grad)
 
 

@@ -126,6 +126,26 @@ def test_cross_entropy_float32_and_stability(rng):
     assert_close(F.cross_entropy(big, lamina.tensor([1])), 2000.0)
 
 
+def test_loss_buffers_load_torch_float32_state_dict(rng):
+    x = rng.standard_normal((6, 4)).astype(np.float32)
+    t = rng.integers(0, 4, 6)
+    for cls, kw in [("CrossEntropyLoss", dict(label_smoothing=0.1)), ("NLLLoss", {})]:
+        ref = getattr(torch.nn, cls)(weight=torch.rand(4), **kw)
+        mod = getattr(nn, cls)(weight=lamina.ones(4), **kw)
+        mod.load_state_dict({k: lamina.tensor(v.numpy()) for k, v in ref.state_dict().items()})
+        a = lamina.tensor(x, requires_grad=True)
+        out = mod(a, lamina.tensor(t))
+        out.backward()
+        assert out.dtype is lamina.float32 and a.grad.dtype is lamina.float32
+        assert_close(out, ref(torch.tensor(x), torch.tensor(t)), rtol=1e-6, atol=1e-6)
+    y = rng.uniform(0, 1, (6, 4)).astype(np.float32)
+    ref = torch.nn.BCEWithLogitsLoss(weight=torch.rand(4), pos_weight=torch.rand(4) * 3)
+    mod = nn.BCEWithLogitsLoss(weight=lamina.ones(4), pos_weight=lamina.ones(4))
+    mod.load_state_dict({k: lamina.tensor(v.numpy()) for k, v in ref.state_dict().items()})
+    assert_close(mod(lamina.tensor(x), lamina.tensor(y)), ref(torch.tensor(x), torch.tensor(y)), rtol=1e-6,
+                 atol=1e-6)
+
+
 def test_cross_entropy_all_ignored_and_empty():
     x = lamina.zeros(2, 3, requires_grad=True)
     t = lamina.tensor([-100, -100])

@@ -8,7 +8,7 @@ from lamina.ops import functions as _fn
 from lamina.ops import nn_activation as _A
 from lamina.ops._util import norm_dim
 
-__all__ = ["celu", "celu_", "elu", "elu_", "erf", "gelu", "glu", "hardshrink", "hardsigmoid", "hardswish",
+__all__ = ["celu", "celu_", "elu", "elu_", "gelu", "glu", "hardshrink", "hardsigmoid", "hardswish",
            "hardtanh", "hardtanh_", "leaky_relu", "leaky_relu_", "log_softmax", "logsigmoid", "mish", "prelu",
            "relu", "relu6", "relu_", "selu", "selu_", "sigmoid", "silu", "softmax", "softmin", "softplus",
            "softshrink", "softsign", "tanh", "tanhshrink", "threshold", "threshold_"]
@@ -66,11 +66,6 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """x - logsumexp(x) along ``dim``."""
     return _fn.log_softmax(input, dim, dtype=dtype)
-
-
-def erf(input):
-    """The error function 2/√π ∫₀ˣ exp(-t²) dt, element-wise (differentiable)."""
-    return _A.Erf.apply(_float(input, "erf"))
 
 
 # --------------------------------------------------------------------------- piecewise-linear
