@@ -392,3 +392,17 @@ def test_legacy_reduction_flags(rng):
     assert_close(F.mse_loss(lamina.tensor(x), lamina.tensor(t), reduce=False), (x - t) ** 2)
     with pytest.warns(UserWarning, match="please use reduction='sum' instead"):
         F.l1_loss(lamina.tensor(x), lamina.tensor(t), size_average=False)
+
+
+def test_composite_losses_gradcheck(rng):
+    def t(shape, grad=True):
+        return lamina.tensor(rng.standard_normal(shape), requires_grad=grad)
+
+    a, p, n = t((3, 4)), t((3, 4)), t((3, 4))
+    assert gradcheck(lambda x, y, z: F.triplet_margin_loss(x, y, z, margin=2.0, swap=True), (a, p, n))
+    y = lamina.tensor(np.array([1, -1, 1]))
+    assert gradcheck(lambda x, z: F.cosine_embedding_loss(x, z, y, margin=-0.5), (a, p))
+    v = lamina.tensor(rng.uniform(0.5, 2.0, (3, 4)), requires_grad=True)
+    assert gradcheck(lambda x, z, w: F.gaussian_nll_loss(x, z, w, full=True), (a, p, v))
+    assert gradcheck(lambda x, z: F.margin_ranking_loss(x, z, lamina.tensor([1.0, -1.0, 1.0]), margin=3.0),
+                     (t(3), t(3)))
