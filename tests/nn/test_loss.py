@@ -122,6 +122,19 @@ def test_cross_entropy_float32_and_stability(rng):
     ref.backward()
     assert a.grad.dtype is lamina.float32
     assert_close(a.grad, b.grad, rtol=1e-5, atol=1e-7)
+    t[::3] = -100
+    w = rng.uniform(0.5, 2, 10).astype(np.float32)
+    for red in REDUCTIONS:
+        a = lamina.tensor(x, requires_grad=True)
+        b = torch.tensor(x, requires_grad=True)
+        kw = dict(reduction=red, label_smoothing=0.1)
+        loss = F.cross_entropy(a, lamina.tensor(t), weight=lamina.tensor(w), **kw)
+        ref = TF.cross_entropy(b, torch.tensor(t), weight=torch.tensor(w), **kw)
+        loss.sum().backward()
+        ref.sum().backward()
+        assert loss.dtype is lamina.float32 and a.grad.dtype is lamina.float32
+        assert_close(loss, ref, rtol=1e-5, atol=1e-5)
+        assert_close(a.grad, b.grad, rtol=1e-5, atol=1e-6)
     big = lamina.tensor(np.array([[1000.0, -1000.0, 0.0]]))
     assert_close(F.cross_entropy(big, lamina.tensor([1])), 2000.0)
 

@@ -106,7 +106,7 @@ class CrossEntropy(Function):
                     smooth = smooth * valid
                 loss = loss * (1 - ls) + smooth * (ls / c)
             denom = wt.sum() if wt is not None else loss.shape[0]
-            ctx.save_for_backward(p, tt, wt, valid if not all_valid else None, weight)
+            ctx.save_for_backward(p, tt, wt, valid.astype(x.dtype) if not all_valid else None, weight)
             out_shape = tuple(target.shape)
         ctx.denom = denom
         if reduction == "none":
