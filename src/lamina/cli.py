@@ -11,6 +11,7 @@ stderr and exit with status 2.
 """
 
 import argparse
+import importlib
 import json
 import math
 import os
@@ -24,6 +25,9 @@ DATASETS = ("digits", "mnist5k")
 OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad",
               "adadelta": "Adadelta", "adamax": "Adamax", "nadam": "NAdam", "radam": "RAdam"}
 CHECKPOINT_NAME = "checkpoint.safetensors"
+# Modules that each contribute one subcommand through ``add_command(subparsers)``; the parser they add sets
+# ``func`` to a callable taking the parsed arguments.  They report bad arguments by raising ``UsageError``.
+COMMAND_MODULES = ()
 
 
 class UsageError(Exception):
@@ -164,6 +168,9 @@ def _build_parser():
     p.add_argument("--batch-size", type=_int_at_least(1), default=256, help="samples per batch (default: 256)")
     p.add_argument("--out", default=None, metavar="FILE", help="write predictions and probabilities as JSON")
     p.set_defaults(func=_cmd_predict)
+
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).add_command(sub)
     return parser
 
 
@@ -172,7 +179,8 @@ def main(argv=None):
     parser = _build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        sys.stderr.write("lamina: error: choose a command: demo, train, evaluate, predict (see 'lamina --help')\n")
+        names = ", ".join(sorted(parser._subparsers._group_actions[0].choices))
+        sys.stderr.write(f"lamina: error: choose a command: {names} (see 'lamina --help')\n")
         return 2
     try:
         return args.func(args) or 0
