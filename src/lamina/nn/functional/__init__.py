@@ -3,8 +3,19 @@
 Each family lives in its own file; this package re-exports them all.
 """
 
-from lamina.nn.functional import activation, attention, conv, dropout, embedding, linear, loss, normalization, \
-    pooling, rnn, upsampling
+from lamina.nn.functional import (
+    activation,
+    attention,
+    conv,
+    dropout,
+    embedding,
+    linear,
+    loss,
+    normalization,
+    pooling,
+    rnn,
+    upsampling,
+)
 from lamina.ops.functions import log_softmax, pad, relu, sigmoid, softmax, tanh
 
 __all__ = ["log_softmax", "pad", "relu", "sigmoid", "softmax", "tanh"]
