@@ -5,7 +5,10 @@
 """
 
 from lamina.models.cnn import CNN, cnn
+from lamina.models.lenet import LeNet5, lenet5
 from lamina.models.mlp import MLP, mlp
 from lamina.models.registry import get_model, list_models, model_builder, register_model
+from lamina.models.rnn import LSTMForecaster, SequenceClassifier, gru, lstm, lstm_forecaster, rnn
 
-__all__ = ["register_model", "get_model", "list_models", "model_builder", "MLP", "mlp", "CNN", "cnn"]
+__all__ = ["register_model", "get_model", "list_models", "model_builder", "MLP", "mlp", "CNN", "cnn",
+           "LeNet5", "lenet5", "SequenceClassifier", "rnn", "lstm", "gru", "LSTMForecaster", "lstm_forecaster"]
