@@ -9,6 +9,8 @@ from lamina.models.lenet import LeNet5, lenet5
 from lamina.models.mlp import MLP, mlp
 from lamina.models.registry import get_model, list_models, model_builder, register_model
 from lamina.models.rnn import LSTMForecaster, SequenceClassifier, gru, lstm, lstm_forecaster, rnn
+from lamina.models.transformer import CharTransformer, TransformerClassifier, char_transformer, transformer_classifier
 
 __all__ = ["register_model", "get_model", "list_models", "model_builder", "MLP", "mlp", "CNN", "cnn",
            "LeNet5", "lenet5", "SequenceClassifier", "rnn", "lstm", "gru", "LSTMForecaster", "lstm_forecaster"]
+__all__ += ["TransformerClassifier", "transformer_classifier", "CharTransformer", "char_transformer"]
