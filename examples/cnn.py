@@ -53,7 +53,7 @@ def main(argv=None):
     p.add_argument("--model", choices=("lenet5", "cnn", "all"), default="all")
     p.add_argument("--dataset", choices=("digits", "mnist5k", "all"), default="all")
     args = p.parse_args(argv)
-    out = _classic.out_dir(args, "cnn")
+    out = _classic.setup(args, "cnn")
     models = ["lenet5", "cnn"] if args.model == "all" else [args.model]
     datasets = ["digits"] if args.quick else (["digits", "mnist5k"] if args.dataset == "all" else [args.dataset])
     rows = []

@@ -33,7 +33,7 @@ def main(argv=None):
     p = _classic.parser(__doc__.split("\n")[0])
     p.add_argument("--dataset", choices=("digits", "mnist5k", "all"), default="all")
     args = p.parse_args(argv)
-    out = _classic.out_dir(args, "mlp")
+    out = _classic.setup(args, "mlp")
     names = ["digits"] if args.quick else (["digits", "mnist5k"] if args.dataset == "all" else [args.dataset])
     rows = []
     for name in names:

@@ -33,7 +33,7 @@ def main(argv=None):
     p = _classic.parser(__doc__.split("\n")[0])
     p.add_argument("--cell", choices=("rnn", "lstm", "gru", "all"), default="all")
     args = p.parse_args(argv)
-    out = _classic.out_dir(args, "rnn_classifier")
+    out = _classic.setup(args, "rnn_classifier")
     cls, shape = (Digits, (1, 8, 8)) if args.quick else (MNIST5k, (1, 28, 28))
     train_full, test = cls(train=True), cls(train=False)
     rows = []
