@@ -21,6 +21,7 @@ from lamina.backend.dtypes import (
     set_default_dtype,
     uint8,
 )
+from lamina.backend.malloc import tune_allocator as _tune_allocator
 from lamina.backend.random import (
     Generator,
     default_generator,
@@ -171,6 +172,8 @@ from lamina.ops.functions import (
     where,
 )
 from lamina.tensor import Size, Tensor, is_tensor
+
+_tune_allocator()  # large temporaries reused from the heap, not page-faulted in every step (glibc only)
 
 bool = bool_  # noqa: A001 - lamina.bool, as torch.bool
 float = float32  # noqa: A001
