@@ -512,3 +512,23 @@ def test_detect_anomaly_as_decorator_and_restores():
     with lamina.autograd.set_detect_anomaly(True):
         assert lamina.autograd.anomaly.is_anomaly_enabled()
     assert not lamina.autograd.anomaly.is_anomaly_enabled()
+
+
+def test_none_gradient_edge_still_releases_an_interior_node():
+    class FirstOnly(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a + b
+
+        @staticmethod
+        def backward(ctx, g):
+            return 2 * g, None
+
+    x = lamina.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 2
+    FirstOnly.apply(h, h).sum().backward()  # h's node waits on two edges, one carries None
+    assert_close(x.grad, [4.0, 4.0])
+    x.grad, y = None, lamina.tensor([1.0], requires_grad=True)
+    FirstOnly.apply(x * 2, y * 3).sum().backward()  # a node reached only by None is skipped, as in PyTorch
+    assert_close(x.grad, [4.0, 4.0])
+    assert y.grad is None

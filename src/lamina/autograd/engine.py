@@ -35,6 +35,17 @@ def _collect(roots):
     return deps
 
 
+def _release(edges, deps, ready):
+    """Count edges that carry no gradient as delivered, so the nodes behind them still run once all others have."""
+    for e in edges:
+        if e is None or e[1] is None:
+            continue
+        d = deps[e[0]] - 1
+        deps[e[0]] = d
+        if d == 0:
+            ready.append(e[0])
+
+
 def _expandable(shape, to):
     """True when an array of ``shape`` broadcasts to ``to`` (so a gradient of shape ``to`` sums back to it)."""
     if len(shape) > len(to):
@@ -144,7 +155,10 @@ def _run(roots, root_grads, retain_graph, capture, accumulate):
     prof = state.profiler
     while ready:
         node = ready.pop()
-        grads = buffers.pop(node)
+        grads = buffers.pop(node, None)
+        if grads is None:  # every edge into this node carried None: nothing to compute, release its inputs
+            _release(node.next_edges, deps, ready)
+            continue
         xp = node.xp
         if node._tensor_hooks:
             for nr, hooks in node._tensor_hooks.items():
@@ -208,7 +222,10 @@ def _run(roots, root_grads, retain_graph, capture, accumulate):
             node._saved = ()
             node._freed = True
         for e, g in zip(edges, result):
-            if e is None or g is None:
+            if e is None:
+                continue
+            if g is None:
+                _release((e,), deps, ready)
                 continue
             target, nr = e
             if nr is None:  # a leaf
