@@ -179,7 +179,7 @@ def test_batchnorm_errors():
 
 @pytest.mark.parametrize("layout", ["cf", "cl", "2d"])
 def test_batchnorm_float32_matches_torch(rng, layout):
-    shape = (3, 4) if layout == "2d" else (16, 8, 12, 12)
+    shape = (3, 4) if layout == "2d" else (16, 8, 12, 11)  # 2112 rows per channel: 8 blocks of 256 and a tail
     ref = _randomize(torch.nn.BatchNorm1d(shape[1]) if layout == "2d" else torch.nn.BatchNorm2d(shape[1]))
     layer = nn.BatchNorm1d(shape[1]) if layout == "2d" else nn.BatchNorm2d(shape[1])
     layer.load_state_dict({k: lamina.tensor(v.numpy()) for k, v in ref.state_dict().items()})
@@ -209,6 +209,20 @@ def test_batchnorm_float32_matches_torch(rng, layout):
     assert layer.num_batches_tracked.dtype is lamina.int64 and layer.num_batches_tracked.item() == 1
     with torch.no_grad():
         assert_close(layer(lamina.tensor(x_np)), ref(torch.tensor(x_np)), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_batchnorm_float32_large_mean(rng, channels_last):
+    """mean ≫ std: the one-pass variance would cancel to garbage; the two-pass fallback keeps torch's result."""
+    x_np = (rng.standard_normal((8, 3, 6, 7)) * 0.5 + 1000).astype(np.float32)
+    x = lamina.tensor(x_np)
+    if channels_last:
+        x = lamina.from_numpy(np.ascontiguousarray(x_np.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2))
+    layer, ref = nn.BatchNorm2d(3), torch.nn.BatchNorm2d(3)
+    y, yt = layer(x.requires_grad_()), ref(torch.tensor(x_np))
+    assert_close(y, yt, rtol=0, atol=2e-3)  # x itself is only known to ±3e-5 (float32 near 1000)
+    assert_close(y.std(dim=(0, 2, 3), correction=0), np.ones(3), atol=1e-3)
+    assert_close(layer.running_var, ref.running_var, rtol=1e-4)
 
 
 def test_batchnorm_gradcheck(rng):

@@ -31,6 +31,8 @@ def _bn_view(xp, x):
         return (x if x.flags.c_contiguous else xp.ascontiguousarray(x)), "cl", None
     n, c = x.shape[:2]
     if x.flags.c_contiguous:
+        if x.size == n * c:  # no spatial extent: (N, C) rows
+            return x.reshape(n, c), "cl", None
         return x.reshape(n, c, -1), "cf", None
     perm = (0,) + tuple(range(2, x.ndim)) + (1,)
     xt = x.transpose(perm)
@@ -58,16 +60,31 @@ def _bn_restore(y, layout, perm, shape):
     return y.reshape(tuple(shape[i] for i in perm)).transpose(inv)
 
 
+_BLOCK = 256  # rows per partial sum: a two-level sum keeps float32 error near sqrt(256) + sqrt(M/256) roundings
+
+
+def _blocked(xp, operands, *arrays):
+    """Per-column Σ over rows of the product of (M, C) arrays ("mc" or "mc,mc"), in blocks of rows; shape (C,)."""
+    m = arrays[0].shape[0]
+    k = m // _BLOCK
+    out = None
+    if k:
+        spec = operands.replace("mc", "kbc") + "->kc"
+        out = xp.einsum(spec, *[a[:k * _BLOCK].reshape(k, _BLOCK, -1) for a in arrays]).sum(axis=0)
+    if m > k * _BLOCK or out is None:
+        tail = xp.einsum(operands + "->c", *[a[k * _BLOCK:] for a in arrays])
+        out = tail if out is None else out + tail
+    return out
+
+
 def _csum(xp, a, layout):
     """Per-channel sum of a view, shape (C,)."""
-    return a.sum(axis=0) if layout == "cl" else a.sum(axis=(0, 2))
+    return _blocked(xp, "mc", a) if layout == "cl" else a.sum(axis=(0, 2))
 
 
 def _cdot(xp, a, b, layout):
     """Per-channel Σ a·b of two views without materialising the product, shape (C,)."""
-    if layout == "cl":
-        return xp.einsum("mc,mc->c", a, b)
-    return xp.einsum("ncl,ncl->c", a, b)
+    return _blocked(xp, "mc,mc", a, b) if layout == "cl" else xp.einsum("ncl,ncl->c", a, b)
 
 
 def _bcast(v, layout):
@@ -75,12 +92,18 @@ def _bcast(v, layout):
     return v if layout == "cl" else v[:, None]
 
 
+# One-pass variance E[x²] - mean² is used while (mean² + var) / var, the factor by which its rounding error grows,
+# stays below this bound (float32: about 16 · 3e-7, inside PyTorch parity at 1e-5); beyond it, two passes.
+_ONE_PASS_RATIO = {2: 4.0, 4: 16.0, 8: 1e6}  # by itemsize
+
+
 class BatchNorm(Function):
     """Batch normalisation of x (N, C, *) with per-channel statistics over N and the spatial dims.
 
     training=True: batch statistics (biased variance in x̂), and the running buffers, when given, are updated in
     place with ``momentum`` using the unbiased variance, as PyTorch does. training=False: the running statistics
-    normalise, so the op is the per-channel affine map y = x · scale + shift (dx = dy · scale).
+    normalise. Either way the output is the per-channel affine map y = x · scale + shift (two passes over x),
+    and backward is dx = k·dy + α·x + β per channel (k = w·invstd; α, β from Σdy and Σdy·x̂).
     """
 
     @staticmethod
@@ -92,11 +115,16 @@ class BatchNorm(Function):
         n = v.size // c if c else 0
         dt = x.dtype
         if training:
-            mean = _csum(xp, v, layout) / dt.type(n)
-            xhat = v - _bcast(mean, layout)
-            var = _cdot(xp, xhat, xhat, layout) / dt.type(n)
-            invstd = 1 / xp.sqrt(var + dt.type(eps))
-            xhat *= _bcast(invstd, layout)
+            cnt = dt.type(n)
+            mean = _csum(xp, v, layout) / cnt
+            msq = mean * mean
+            var = _cdot(xp, v, v, layout) / cnt - msq
+            if not bool(xp.all(msq + var <= _ONE_PASS_RATIO[dt.itemsize] * var)):
+                v = v - _bcast(mean, layout)  # cancellation: centre first (x̂ is then measured from 0)
+                var = _cdot(xp, v, v, layout) / cnt
+                centre = xp.zeros_like(mean)
+            else:
+                centre = mean
             if running_mean is not None and momentum:
                 m = float(momentum)
                 running_mean *= 1 - m
@@ -105,26 +133,20 @@ class BatchNorm(Function):
                 m = float(momentum)
                 running_var *= 1 - m
                 running_var += (m * n / max(n - 1, 1)) * var
-            if weight is not None:
-                y = xhat * _bcast(weight, layout)
-                if bias is not None:
-                    y += _bcast(bias, layout)
-            elif bias is not None:
-                y = xhat + _bcast(bias, layout)
-            else:
-                y = xhat.copy()
-            ctx.save_for_backward(xhat, invstd, weight)
         else:
-            invstd = 1 / xp.sqrt(running_var.astype(dt, copy=False) + dt.type(eps))
-            mean = running_mean.astype(dt)  # a copy: the buffer may be updated before backward runs
-            scale = invstd if weight is None else weight * invstd
-            shift = -mean * scale
-            if bias is not None:
-                shift += bias
-            y = v * _bcast(scale, layout)
-            y += _bcast(shift, layout)
-            need_w = weight is not None and ctx.needs_input_grad[1:2] == (True,)
-            ctx.save_for_backward(v if need_w else None, mean, invstd, weight)
+            centre = running_mean.astype(dt)  # a copy: the buffer may change before backward runs
+            var = running_var.astype(dt, copy=False)
+        invstd = 1 / xp.sqrt(var + dt.type(eps))
+        scale = invstd if weight is None else weight * invstd
+        shift = -centre * scale
+        if bias is not None:
+            shift += bias
+        y = v * _bcast(scale, layout)
+        y += _bcast(shift, layout)
+        need = ctx.needs_input_grad
+        if need:
+            keep_x = need[0] and training or (need[1] and weight is not None)
+            ctx.save_for_backward(v if keep_x else None, centre, invstd, weight)
         ctx.meta = (training, layout, perm, shape, v.shape, n)
         return _bn_restore(y, layout, perm, shape)
 
@@ -132,35 +154,27 @@ class BatchNorm(Function):
     def backward(ctx, g):
         xp = ctx.xp
         training, layout, perm, shape, vshape, n = ctx.meta
+        v, centre, invstd, weight = ctx.saved_tensors
         need = ctx.needs_input_grad
         dy = _bn_grad_view(xp, g, layout, perm, vshape)
         gx = gw = gb = None
-        if training:
-            xhat, invstd, weight = ctx.saved_tensors
-            dt = xhat.dtype
-            sdy = _csum(xp, dy, layout)
-            sdyx = _cdot(xp, dy, xhat, layout)
-            if need[0]:
-                k = invstd if weight is None else weight * invstd
-                # dx = k·dy - (k/n)·Σdy - x̂·(k/n)·Σ(dy·x̂)
-                gx = xhat * _bcast(-k * sdyx / dt.type(n), layout)
-                gx += _bcast(-k * sdy / dt.type(n), layout)
-                gx += dy * _bcast(k, layout)
-                gx = _bn_restore(gx, layout, perm, shape)
-            if need[1]:
-                gw = sdyx
-            if need[2]:
-                gb = sdy
-            return gx, gw, gb, None, None
-        v, mean, invstd, weight = ctx.saved_tensors
+        k = invstd if weight is None else weight * invstd
+        sdy = _csum(xp, dy, layout) if (training and need[0]) or need[1] or need[2] else None
+        # Σ dy·x̂ = (Σ dy·x - centre·Σ dy)·invstd
+        sdyx = (_cdot(xp, dy, v, layout) - centre * sdy) * invstd if (training and need[0]) or need[1] else None
         if need[0]:
-            k = invstd if weight is None else weight * invstd
-            gx = _bn_restore(dy * _bcast(k, layout), layout, perm, shape)
+            gx = dy * _bcast(k, layout)
+            if training:
+                # dx = k·dy - (k/n)·Σdy - x̂·(k/n)·Σ(dy·x̂),  x̂ = (x - centre)·invstd
+                cnt = invstd.dtype.type(n)
+                a = -k * invstd * sdyx / cnt
+                gx += v * _bcast(a, layout)
+                gx += _bcast(-k * sdy / cnt - a * centre, layout)
+            gx = _bn_restore(gx, layout, perm, shape)
         if need[1]:
-            # Σ dy·(x - mean)·invstd = (Σ dy·x - mean·Σ dy)·invstd
-            gw = (_cdot(xp, dy, v, layout) - mean * _csum(xp, dy, layout)) * invstd
+            gw = sdyx
         if need[2]:
-            gb = _csum(xp, dy, layout)
+            gb = sdy
         return gx, gw, gb, None, None
 
 
