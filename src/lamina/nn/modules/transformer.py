@@ -13,22 +13,12 @@ import numbers
 import lamina
 from lamina.nn import functional as F
 from lamina.nn import init
-from lamina.nn.modules import attention, dropout, normalization
+from lamina.nn.modules.attention import MultiheadAttention
 from lamina.nn.modules.container import ModuleList
+from lamina.nn.modules.dropout import Dropout
 from lamina.nn.modules.linear import Linear
 from lamina.nn.modules.module import Module
-
-
-def MultiheadAttention(*args, **kwargs):  # noqa: N802
-    return attention.MultiheadAttention(*args, **kwargs)
-
-
-def Dropout(*args, **kwargs):  # noqa: N802
-    return dropout.Dropout(*args, **kwargs)
-
-
-def LayerNorm(*args, **kwargs):  # noqa: N802
-    return normalization.LayerNorm(*args, **kwargs)
+from lamina.nn.modules.normalization import LayerNorm
 
 __all__ = ["Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
            "TransformerEncoderLayer"]
