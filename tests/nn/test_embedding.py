@@ -113,3 +113,74 @@ def test_embedding_backward_is_scatter_add_of_repeats(rng):
     expected = np.zeros((5, 2))
     np.add.at(expected, idx, g)
     assert_close(layer.weight.grad, expected, rtol=1e-12)
+
+
+BAG_IDX = np.array([1, 2, 4, 5, 4, 3, 2, 9, 2, 2])
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("padding_idx", [None, 2])
+@pytest.mark.parametrize("form", ["2d", "offsets", "last_offset"])
+def test_embedding_bag_matches_torch(rng, mode, padding_idx, form):
+    last = form == "last_offset"
+    ref = torch.nn.EmbeddingBag(10, 3, mode=mode, padding_idx=padding_idx, include_last_offset=last).double()
+    layer = nn.EmbeddingBag(10, 3, mode=mode, padding_idx=padding_idx, include_last_offset=last,
+                            dtype=lamina.float64)
+    assert repr(layer) == repr(ref)
+    if form == "2d":
+        args = (BAG_IDX.reshape(2, 5),)
+    else:  # an empty bag (4:4) and bags of padding only (8:10)
+        offsets = np.array([0, 4, 4, 8] + ([10] if last else []))
+        args = (BAG_IDX, offsets)
+    layer_parity(layer, ref, *args)
+
+
+@pytest.mark.parametrize("padding_idx", [None, 2])
+def test_embedding_bag_per_sample_weights_and_freq(rng, padding_idx):
+    w_np = rng.standard_normal((10, 4))
+    w, wt = lamina.tensor(w_np, requires_grad=True), torch.tensor(w_np, requires_grad=True)
+    psw_np = rng.standard_normal(BAG_IDX.shape)
+    psw, pswt = lamina.tensor(psw_np, requires_grad=True), torch.tensor(psw_np, requires_grad=True)
+    off = np.array([0, 3, 7])
+    out = F.embedding_bag(lamina.tensor(BAG_IDX), w, lamina.tensor(off), mode="sum", per_sample_weights=psw,
+                          padding_idx=padding_idx)
+    ref = torch.nn.functional.embedding_bag(torch.tensor(BAG_IDX), wt, torch.tensor(off), mode="sum",
+                                            per_sample_weights=pswt, padding_idx=padding_idx)
+    g = rng.standard_normal(out.shape)
+    out.backward(lamina.tensor(g))
+    ref.backward(torch.tensor(g))
+    assert_close(out, ref)
+    assert_close(w.grad, wt.grad)
+    assert_close(psw.grad, pswt.grad)
+    # scale_grad_by_freq divides each row's gradient by its index count, as Embedding does (torch 2.13's CPU
+    # embedding_bag misaligns its counts: it gives index 3, seen once here, a quarter of its gradient)
+    ones = lamina.ones(10, 1, dtype=lamina.float64, requires_grad=True)
+    F.embedding_bag(lamina.tensor(BAG_IDX), ones, lamina.tensor(off), mode="sum", scale_grad_by_freq=True,
+                    padding_idx=padding_idx).sum().backward()
+    present = np.isin(np.arange(10), BAG_IDX[BAG_IDX != (padding_idx if padding_idx is not None else -1)])
+    assert_close(ones.grad[:, 0], present * 1.0)
+    assert gradcheck(lambda a, b: F.embedding_bag(lamina.tensor(BAG_IDX), a, lamina.tensor(off), mode="sum",
+                                                  per_sample_weights=b), (w, psw))
+    assert gradcheck(lambda a: F.embedding_bag(lamina.tensor(BAG_IDX.reshape(5, 2)), a, mode="max"), (w,))
+
+
+def test_embedding_bag_float32_and_errors():
+    float32_parity(nn.EmbeddingBag(10, 5, mode="max"), torch.nn.EmbeddingBag(10, 5, mode="max"),
+                   BAG_IDX.reshape(5, 2))
+    bag = nn.EmbeddingBag.from_pretrained(lamina.randn(10, 3), mode="sum")
+    assert not bag.weight.requires_grad and bag(lamina.tensor(BAG_IDX.reshape(2, 5))).dtype is lamina.float32
+    x = lamina.tensor(BAG_IDX)
+    with pytest.raises(ValueError, match="offsets has to be a 1D Tensor but got None"):
+        bag(x)
+    with pytest.raises(ValueError, match="if input is 2D, then offsets has to be None"):
+        bag(x.reshape(2, 5), lamina.tensor([0, 1]))
+    with pytest.raises(ValueError, match=r"offsets\[0\] has to be 0"):
+        bag(x, lamina.tensor([1, 4]))
+    with pytest.raises(ValueError, match="mode has to be one of sum, mean or max"):
+        nn.EmbeddingBag(10, 3, mode="median")
+    with pytest.raises(ValueError, match="max mode does not support scaling the gradient"):
+        F.embedding_bag(x, lamina.randn(10, 3), lamina.tensor([0]), mode="max", scale_grad_by_freq=True)
+    with pytest.raises(ValueError, match="per_sample_weights is only supported for mode='sum'"):
+        nn.EmbeddingBag(10, 3)(x, lamina.tensor([0]), per_sample_weights=lamina.randn(10))
+    with pytest.raises(IndexError, match="EmbeddingBag: index 12 is out of range for num_embeddings=10"):
+        bag(lamina.tensor([[1, 12]]))

@@ -70,3 +70,74 @@ def renorm_rows_(xp, weight, idx, max_norm, norm_type):
     if big.any():
         scale = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
         weight[rows[big]] = w[big] * scale[:, None]
+
+
+class EmbeddingBag(Function):
+    """out[b] = reduction (sum, mean or max) over the bag's rows W[idx[k]] (times per-sample weights, for sum).
+
+    ``seg`` gives each index its bag (non-decreasing), ``keep`` drops padding entries. Bags are runs of ``seg``:
+    ``add.reduceat`` / ``maximum.reduceat`` reduce them in one call; empty bags give zeros.
+    Backward: sum/mean scatter dy[bag] (divided by the bag size for mean, times the sample weight) back to the
+    rows, as Embedding does; max sends dy[b, d] to the row that held the maximum;
+    d(per-sample weight k) = dy[bag k] · W[idx[k]].
+    """
+
+    @staticmethod
+    def forward(ctx, weight, psw, idx, seg, keep, num_bags, mode, scale_grad_by_freq):
+        xp = ctx.xp
+        sel = None if keep is None else xp.flatnonzero(keep)
+        if sel is not None:
+            idx, seg = idx[sel], seg[sel]
+        w = None if psw is None else (psw.reshape(-1) if sel is None else psw.reshape(-1)[sel])
+        rows = weight.take(idx, axis=0)
+        if w is not None:
+            rows *= w[:, None]
+        dim = weight.shape[1]
+        out = xp.zeros((num_bags, dim), dtype=weight.dtype)
+        counts = xp.bincount(seg, minlength=num_bags) if idx.size else xp.zeros(num_bags, dtype=xp.int64)
+        arg = bags = None
+        if idx.size:
+            starts = xp.flatnonzero(xp.concatenate((xp.ones(1, dtype=bool), seg[1:] != seg[:-1])))
+            bags = seg[starts]
+            if mode == "max":
+                out[bags] = xp.maximum.reduceat(rows, starts, axis=0)
+                # the first position holding each bag's maximum, per column
+                pos = xp.where(rows == out[seg], xp.arange(idx.size)[:, None], idx.size)
+                arg = xp.minimum.reduceat(pos, starts, axis=0)
+            else:
+                out[bags] = xp.add.reduceat(rows, starts, axis=0)
+                if mode == "mean":
+                    out[bags] /= counts[bags].astype(out.dtype)[:, None]
+        ctx.save_for_backward(weight if psw is not None else None, idx, seg, w, counts, arg, bags, sel)
+        ctx.cfg = (weight.shape, mode, scale_grad_by_freq, None if psw is None else psw.shape)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        weight, idx, seg, w, counts, arg, bags, sel = ctx.saved_tensors
+        (num, dim), mode, by_freq, psw_shape = ctx.cfg
+        xp = ctx.xp
+        need = ctx.needs_input_grad
+        gw = gpsw = None
+        if need[0]:
+            if mode == "max":
+                gw = xp.zeros((num, dim), dtype=g.dtype)
+                if arg is not None:
+                    target = idx[arg] * dim + xp.arange(dim)[None, :]
+                    xp.add.at(gw.reshape(-1), target.reshape(-1), g[bags].reshape(-1))
+            else:
+                rows = g[seg]
+                if mode == "mean":
+                    rows /= counts[seg].astype(g.dtype)[:, None]
+                if w is not None:
+                    rows *= w[:, None]
+                gw = index_add_rows(xp, idx, rows, num, by_freq)
+        if need[1]:
+            full = xp.zeros(psw_shape, dtype=g.dtype).reshape(-1)
+            part = (g[seg] * weight.take(idx, axis=0)).sum(axis=1)
+            if sel is None:
+                full[:] = part
+            else:
+                full[sel] = part
+            gpsw = full.reshape(psw_shape)
+        return gw, gpsw, None, None, None, None, None, None

@@ -1,12 +1,13 @@
-"""Embedding layers: ``Embedding`` (a learnable lookup table of vectors)."""
+"""Embedding layers: ``Embedding`` (a learnable lookup table of vectors) and ``EmbeddingBag`` (sums, means or
+maxima of bags of its rows)."""
 
 import lamina
 from lamina.nn import init
-from lamina.nn.functional.embedding import _embedding, _no_sparse, _padding_idx
+from lamina.nn.functional.embedding import _embedding, _embedding_bag, _no_sparse, _padding_idx
 from lamina.nn.modules.module import Module
 from lamina.nn.parameter import Parameter
 
-__all__ = ["Embedding"]
+__all__ = ["Embedding", "EmbeddingBag"]
 
 
 class Embedding(Module):
@@ -88,3 +89,81 @@ class Embedding(Module):
         rows, cols = embeddings.shape
         return cls(rows, cols, padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type,
                    scale_grad_by_freq=scale_grad_by_freq, sparse=sparse, _weight=embeddings, _freeze=freeze)
+
+
+class EmbeddingBag(Module):
+    """Sums, means or maxima of bags of embeddings, without building the per-index lookup.
+
+    Args:
+        num_embeddings, embedding_dim, max_norm, norm_type, scale_grad_by_freq, sparse: as in ``Embedding``.
+        mode: "sum", "mean" or "max" over each bag. Default: "mean"
+        include_last_offset: ``offsets`` has B + 1 entries, the last one the input length. Default: False
+        padding_idx: entries equal to it are left out of their bag; its row starts at zero. Default: None
+
+    Shape:
+        input (B, N) or 1-D with offsets (B,) -> output (B, embedding_dim); per_sample_weights like input
+        (mode "sum" only).
+
+    Example:
+        >>> bag = nn.EmbeddingBag(10, 3, mode="sum")
+        >>> bag(lamina.tensor([1, 2, 4, 5, 4, 3, 2, 9]), lamina.tensor([0, 4])).shape
+        (2, 3)
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+                 mode="mean", sparse=False, _weight=None, include_last_offset=False, padding_idx=None, device=None,
+                 dtype=None):
+        super().__init__()
+        for k, v in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise ValueError(f"EmbeddingBag: {k} must be a non-negative int, got {v!r}")
+        _no_sparse("EmbeddingBag", sparse)
+        if mode not in ("sum", "mean", "max"):
+            raise ValueError("mode has to be one of sum, mean or max")
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.mode, self.sparse = scale_grad_by_freq, mode, sparse
+        self.padding_idx = _padding_idx("EmbeddingBag", padding_idx, num_embeddings)
+        self.include_last_offset = include_last_offset
+        if _weight is None:
+            self.weight = Parameter(lamina.empty(num_embeddings, embedding_dim, dtype=dtype, device=device))
+            self.reset_parameters()
+        else:
+            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
+                raise ValueError(f"EmbeddingBag: Shape of weight does not match num_embeddings and embedding_dim: "
+                                 f"expected ({num_embeddings}, {embedding_dim}), got {tuple(_weight.shape)}")
+            self.weight = Parameter(_weight)
+
+    reset_parameters = Embedding.reset_parameters
+
+    def forward(self, input, offsets=None, per_sample_weights=None):
+        return _embedding_bag("EmbeddingBag", input, self.weight, offsets, self.max_norm, self.norm_type,
+                              self.scale_grad_by_freq, self.mode, self.sparse, per_sample_weights,
+                              self.include_last_offset, self.padding_idx)
+
+    def extra_repr(self):
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq is not False:
+            s += f", scale_grad_by_freq={self.scale_grad_by_freq}"
+        s += f", mode={self.mode!r}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        return s
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+                        mode="mean", sparse=False, include_last_offset=False, padding_idx=None):
+        """An EmbeddingBag whose weight is ``embeddings`` (2-D, shared); frozen unless ``freeze=False``."""
+        if embeddings.dim() != 2:
+            raise ValueError(f"EmbeddingBag.from_pretrained: Embeddings parameter is expected to be 2-dimensional, "
+                             f"got shape {tuple(embeddings.shape)}")
+        rows, cols = embeddings.shape
+        bag = cls(rows, cols, max_norm=max_norm, norm_type=norm_type, scale_grad_by_freq=scale_grad_by_freq,
+                  mode=mode, sparse=sparse, _weight=embeddings, include_last_offset=include_last_offset,
+                  padding_idx=padding_idx)
+        bag.weight.requires_grad = not freeze
+        return bag
