@@ -144,19 +144,85 @@ def _route_stage(xp, g, arg, like, axis, k, s, d, length, scratch=False):
     return dx
 
 
+def _tiled(geom, pad, shape):
+    """True when the windows tile the input without overlap or padding (kernel = stride, no dilation): the common
+    ``MaxPool2d(k)``.  Rows and columns past the last whole window (floor mode) are simply not covered."""
+    kh, kw, sh, sw, dh, dw, oh, ow = geom
+    return (pad == (0, 0) and (kh, kw) == (sh, sw) and dh == dw == 1 and oh * kh <= shape[-2]
+            and ow * kw <= shape[-1] and kh * kw < 256)
+
+
+def _tile_slices(ndim, geom):
+    """Index tuples of the kernel offsets (i, j) in row-major order: each selects that offset of every window."""
+    kh, kw, _, _, _, _, oh, ow = geom
+    lead = (slice(None),) * (ndim - 2)
+    return [lead + (slice(i, i + kh * (oh - 1) + 1, kh), slice(j, j + kw * (ow - 1) + 1, kw))
+            for i in range(kh) for j in range(kw)]
+
+
+def _max_tiled(xp, x, geom):
+    """Max over non-overlapping windows straight from the kH * kW strided offsets (no intermediate stage), and the
+    winning offset i * kW + j of each window as uint8: PyTorch's first maximum in row-major order, a NaN wins."""
+    sl = _tile_slices(x.ndim, geom)
+    best = _stage_out(xp, x, sl[0], False)
+    if len(sl) == 1:
+        xp.copyto(best, x[sl[0]])
+        return best, xp.zeros(best.shape, xp.uint8)
+    xp.maximum(x[sl[0]], x[sl[1]], out=best)
+    for j in range(2, len(sl)):
+        xp.maximum(best, x[sl[j]], out=best)
+    # first j with x_j == best, as ne_0 * (1 + ne_1 * (1 + ...)), cheap uint8 arithmetic (see _max_stage)
+    arg = xp.not_equal(x[sl[-2]], best).view(xp.uint8)
+    if len(sl) > 2:
+        arg = arg.copy(order="K")
+        ne = _empty_like_layout(xp, best, best.shape, bool)  # same layout as the operands: fast loops
+        for j in range(len(sl) - 3, -1, -1):
+            arg += 1
+            xp.not_equal(x[sl[j]], best, out=ne)
+            xp.multiply(ne.view(xp.uint8), arg, out=arg)
+    if x.dtype.kind == "f" and xp.isnan(best.sum()):
+        arg = _first_max_or_last_nan(xp, x, sl, xp.uint8)
+    return best, arg
+
+
+def _route_tiled(xp, g, arg, layout, geom, x_shape):
+    """Backward of ``_max_tiled``: each window's gradient to its winning offset, zeros elsewhere."""
+    kh, kw, _, _, _, _, oh, ow = geom
+    whole = oh * kh == x_shape[-2] and ow * kw == x_shape[-1]
+    dx = _empty_like_layout(xp, layout, tuple(x_shape), g.dtype, None if whole else 0)
+    hit = _empty_like_layout(xp, arg, arg.shape, bool)
+    for k, idx in enumerate(_tile_slices(len(x_shape), geom)):
+        xp.equal(arg, k, out=hit)
+        xp.multiply(g, hit.view(xp.uint8), out=dx[idx])  # a uint8 operand: NumPy's bool-to-float cast is slower
+    return dx
+
+
+def _tiled_indices(xp, arg, geom, width):
+    kh, kw, _, _, _, _, oh, ow = geom
+    a = arg.astype(xp.int64)
+    rows = (xp.arange(oh) * kh)[:, None] + a // kw
+    return rows * width + (xp.arange(ow) * kw)[None, :] + a % kw
+
+
 class MaxPool2d(Function):
     """y = max over each window (NaN propagates; ties go to the first position, row-major, as in PyTorch).
 
-    Separable: a max over the kW offsets along W, then over the kH offsets along H (the first maximum of the
-    first row holding the window's maximum is the first in row-major order, so ties resolve as PyTorch's).
-    dx = dy routed back through the two stages' winning offsets. With ``return_indices`` also returns the flat
-    h * W + w of each maximum in the unpadded input.
+    Windows that tile the input (kernel = stride, the usual ``MaxPool2d(k)``): one max over the kH * kW strided
+    offsets, and dx = dy placed at each window's winning offset.  Otherwise separable: a max over the kW offsets
+    along W, then over the kH offsets along H (the first maximum of the first row holding the window's maximum is
+    the first in row-major order, so ties resolve as PyTorch's); dx = dy routed back through the two stages'
+    winning offsets. With ``return_indices`` also returns the flat h * W + w of each maximum in the unpadded input.
     """
 
     @staticmethod
     def forward(ctx, x, geom, pad, return_indices):
         xp = ctx.xp
         kh, kw, sh, sw, dh, dw, oh, ow = geom
+        if _tiled(geom, pad, x.shape):
+            out, arg = _max_tiled(xp, x, geom)
+            ctx.save_for_backward(arg)
+            ctx.meta = (geom, None, x.shape, None, None, _layout(x))
+            return (out, _tiled_indices(xp, arg, geom, x.shape[-1])) if return_indices else out
         buf = _padded(xp, x, geom, pad, -xp.inf)
         rows, arg_w = _max_stage(xp, buf, -1, kw, sw, dw, ow, scratch=True)
         out, arg_h = _max_stage(xp, rows, -2, kh, sh, dh, oh)
@@ -176,10 +242,13 @@ class MaxPool2d(Function):
     @staticmethod
     def backward(ctx, g, _g_indices=None):
         xp = ctx.xp
-        arg_w, arg_h = ctx.saved_tensors
         geom, pad, x_shape, buf_shape, rows_shape, layout = ctx.meta
         kh, kw, sh, sw, dh, dw, oh, ow = geom
         g = _in_layout(xp, g, layout)
+        if pad is None:
+            (arg,) = ctx.saved_tensors
+            return _route_tiled(xp, g, arg, layout, geom, x_shape), None, None, None
+        arg_w, arg_h = ctx.saved_tensors
         drows = _route_stage(xp, g, arg_h, layout, -2, kh, sh, dh, rows_shape[-2], scratch=True)
         dbuf = _route_stage(xp, drows, arg_w, layout, -1, kw, sw, dw, buf_shape[-1])
         return _unpad(xp, dbuf, x_shape, pad), None, None, None
