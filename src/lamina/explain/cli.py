@@ -142,7 +142,8 @@ def _cmd_explain(args):
     if errors is not None:
         summary["max_completeness_error"] = float(errors.max())
         print(f"Integrated gradients completeness: attributions sum to f(x) - f(baseline) within "
-              f"{100 * errors.max():.3f}% (worst image, {args.steps} steps)")
+              f"{100 * errors.max():.3f}% (worst image, {args.steps} steps)"
+              + ("; above 1%: use more --steps" if errors.max() > 0.01 else ""))
     _write_json(os.path.join(args.out, "explain.json"), summary)
     print(f"Saved {args.method} attributions of {len(images)} image(s) to {args.out} "
           f"(attributions.npy, {args.method}.png, explain.json)")

@@ -98,7 +98,8 @@ class Diagnostics(Callback):
         exploding_ratio: gradients explode when an update is this large relative to the weights, or a layer's
             gradient norm grows by 1 / ``vanishing_ratio`` over its first epoch's. Default: 1.0.
         dead_fraction: warn when more than this fraction of a ReLU layer's units were dead for a whole epoch.
-            Default: 0.5.
+            Default: 0.75 (a healthy layer fed non-negative, correlated inputs can have half its units off from
+            the start).
         saturated_fraction: warn when more than this fraction of a sigmoid/tanh layer's outputs are saturated.
             Default: 0.5.
         overfit_patience: epochs that validation loss must stay above its best (by ``overfit_tolerance``) while
@@ -115,7 +116,7 @@ class Diagnostics(Callback):
 
     order = 50  # after the learning-rate and early-stopping bookkeeping, before ModelCheckpoint
 
-    def __init__(self, out_dir=None, every_n_batches=1, vanishing_ratio=1e-3, exploding_ratio=1.0, dead_fraction=0.5,
+    def __init__(self, out_dir=None, every_n_batches=1, vanishing_ratio=1e-3, exploding_ratio=1.0, dead_fraction=0.75,
                  saturated_fraction=0.5, overfit_patience=3, overfit_tolerance=0.02, stop_on_nan=True, warn=True,
                  verbose=False):
         if not isinstance(every_n_batches, int) or every_n_batches < 1:
@@ -223,7 +224,7 @@ class Diagnostics(Callback):
     # ------------------------------------------------------------------ per batch
 
     def _measuring(self, trainer):
-        return trainer.global_step % self.every_n_batches == 0
+        return (trainer.global_step + 1) % self.every_n_batches == 0  # the step this batch is about to take
 
     def on_batch_start(self, trainer, batch):
         # the weights before this batch's step: for the update ratio, and to replay a batch that turns NaN
@@ -238,14 +239,15 @@ class Diagnostics(Callback):
         for i, (label, ps) in enumerate(self._params):
             if not measured:
                 continue
-            g2 = sum(_sq(p.grad._data) for p in ps if p.grad is not None)
+            with_grad = [p for p in ps if p.grad is not None]
+            g2 = sum(_sq(p.grad._data) for p in with_grad) if with_grad else math.nan  # nan: frozen or unused
             w2 = sum(_sq(p._data) for p in ps)
             u2 = sum(_sq(p._data - b) for p, b in zip(ps, self._before[i]))
             b2 = sum(_sq(b) for b in self._before[i])
-            n = sum(p.grad._data.size for p in ps if p.grad is not None) or 1
+            n = sum(p.grad._data.size for p in with_grad) or 1
             gnorm, wnorm = math.sqrt(g2), math.sqrt(w2)
             ratio = math.sqrt(u2 / b2) if b2 > 0 else (0.0 if u2 == 0 else math.inf)
-            bad_grad = bad_grad or not math.isfinite(gnorm)
+            bad_grad = bad_grad or bool(with_grad) and not math.isfinite(gnorm)
             for key, v in (("grad_norm", gnorm), ("weight_norm", wnorm), ("update_ratio", ratio)):
                 self.step_stats[key][label].append(v)
             self._acc["grad_norm"][label].append(gnorm / math.sqrt(n))  # RMS: comparable across layer sizes
@@ -321,7 +323,7 @@ class Diagnostics(Callback):
             for label, vals in per_layer.items():
                 finite = [v for v in vals if math.isfinite(v)]
                 self.epoch_stats[key][label].append(float(np.mean(finite)) if finite
-                                                    else (math.nan if not vals else math.inf))
+                                                    else (math.inf if any(map(math.isinf, vals)) else math.nan))
         for label, st in self._acts.items():
             if st["kind"] == "relu":
                 frac = 1.0 - float(st["alive"].mean()) if st["alive"] is not None else math.nan
@@ -351,10 +353,10 @@ class Diagnostics(Callback):
                                   f"{finite[worst] / top:.1e} times those of {best} (RMS, epoch {epoch}), so these "
                                   f"layers barely learn.", REMEDIES["vanishing"]))
         ratios = self._latest("update_ratio")
-        big = [k for k, v in ratios.items() if not v <= self.exploding_ratio]
+        big = [k for k, v in ratios.items() if v > self.exploding_ratio]
         grown = []
         for k, vals in self.epoch_stats["grad_norm"].items():
-            if len(vals) > 1 and vals[0] > 0 and not vals[-1] <= vals[0] / self.vanishing_ratio:
+            if len(vals) > 1 and vals[0] > 0 and vals[-1] > vals[0] / self.vanishing_ratio:
                 grown.append(k)
         if (big or grown) and not self._nan_reported:
             layers = tuple(dict.fromkeys(big + grown))
@@ -398,7 +400,8 @@ class Diagnostics(Callback):
 
     def _add(self, finding):
         key = (finding.kind, finding.layers)
-        if key in self._seen or any(f.kind == finding.kind == "overfitting" for f in self.findings):
+        once = finding.kind in ("vanishing", "exploding", "overfitting")  # reported when first seen, not per epoch
+        if key in self._seen or once and any(f.kind == finding.kind for f in self.findings):
             return
         self._seen.add(key)
         self.findings.append(finding)
