@@ -187,6 +187,13 @@ multiply, subtract, divide = mul, sub, div
 __version__ = "0.1.0"
 
 
+from lamina.ops import functions as _functions  # noqa: E402 - the ops beyond the first core set
+
+for _name in _functions.EXTRA_FUNCTIONS:
+    globals()[_name] = getattr(_functions, _name)
+del _name
+
+
 def numel(input):
     return input.numel()
 

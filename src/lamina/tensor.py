@@ -807,6 +807,8 @@ def _bind():
                  "masked_select", "nonzero", "topk", "sort", "argsort", "all", "any", "isnan", "isinf", "isfinite",
                  "mm", "bmm", "dot", "outer", "cumsum", "equal", "allclose", "isclose"):
         setattr(T, name, getattr(OF, name))
+    for name in OF.EXTRA_METHODS:
+        setattr(T, name, getattr(OF, name))
     T.where = lambda self, condition, other: OF.where(condition, self, other)
     T.__iadd__ = lambda self, other: self.add_(other)
     T.__isub__ = lambda self, other: self.sub_(other)

@@ -547,3 +547,303 @@ class Clone(Function):
     @staticmethod
     def backward(ctx, g):
         return g
+
+
+# --------------------------------------------------------------------------- more unary math
+#
+# Each op below states y = f(x) and dy/dx; ``_Unary`` holds the shared forward/backward so that one class is one
+# line of math. ``_Unary`` saves x (and y when the derivative needs it).
+
+
+class _Unary(Function):
+    @classmethod
+    def forward(cls, ctx, x):
+        with quiet(ctx.xp):
+            y = cls.f(ctx.xp, x)
+        y = y.astype(x.dtype, copy=False) if x.dtype.kind == "f" else y
+        ctx.save_for_backward(x, y)
+        return y
+
+    @classmethod
+    def backward(cls, ctx, g):
+        x, y = ctx.saved_tensors
+        with quiet(ctx.xp):
+            return (g * cls.df(ctx.xp, x, y)).astype(g.dtype, copy=False)
+
+
+class Sinh(_Unary):
+    """y = sinh(x);  dy/dx = cosh(x)"""
+    f = staticmethod(lambda xp, x: xp.sinh(x))
+    df = staticmethod(lambda xp, x, y: xp.cosh(x))
+
+
+class Cosh(_Unary):
+    """y = cosh(x);  dy/dx = sinh(x)"""
+    f = staticmethod(lambda xp, x: xp.cosh(x))
+    df = staticmethod(lambda xp, x, y: xp.sinh(x))
+
+
+class Tan(_Unary):
+    """y = tan(x);  dy/dx = 1 + y²"""
+    f = staticmethod(lambda xp, x: xp.tan(x))
+    df = staticmethod(lambda xp, x, y: 1 + y * y)
+
+
+class Asin(_Unary):
+    """y = asin(x);  dy/dx = 1/√(1 - x²)"""
+    f = staticmethod(lambda xp, x: xp.arcsin(x))
+    df = staticmethod(lambda xp, x, y: 1 / xp.sqrt(1 - x * x))
+
+
+class Acos(_Unary):
+    """y = acos(x);  dy/dx = -1/√(1 - x²)"""
+    f = staticmethod(lambda xp, x: xp.arccos(x))
+    df = staticmethod(lambda xp, x, y: -1 / xp.sqrt(1 - x * x))
+
+
+class Atan(_Unary):
+    """y = atan(x);  dy/dx = 1/(1 + x²)"""
+    f = staticmethod(lambda xp, x: xp.arctan(x))
+    df = staticmethod(lambda xp, x, y: 1 / (1 + x * x))
+
+
+class Asinh(_Unary):
+    """y = asinh(x);  dy/dx = 1/√(x² + 1)"""
+    f = staticmethod(lambda xp, x: xp.arcsinh(x))
+    df = staticmethod(lambda xp, x, y: 1 / xp.sqrt(x * x + 1))
+
+
+class Acosh(_Unary):
+    """y = acosh(x);  dy/dx = 1/√(x² - 1)"""
+    f = staticmethod(lambda xp, x: xp.arccosh(x))
+    df = staticmethod(lambda xp, x, y: 1 / xp.sqrt(x * x - 1))
+
+
+class Atanh(_Unary):
+    """y = atanh(x);  dy/dx = 1/(1 - x²)"""
+    f = staticmethod(lambda xp, x: xp.arctanh(x))
+    df = staticmethod(lambda xp, x, y: 1 / (1 - x * x))
+
+
+class Log2(_Unary):
+    """y = log2(x);  dy/dx = 1/(x ln 2)"""
+    f = staticmethod(lambda xp, x: xp.log2(x))
+    df = staticmethod(lambda xp, x, y: 1 / (x * math.log(2)))
+
+
+class Log10(_Unary):
+    """y = log10(x);  dy/dx = 1/(x ln 10)"""
+    f = staticmethod(lambda xp, x: xp.log10(x))
+    df = staticmethod(lambda xp, x, y: 1 / (x * math.log(10)))
+
+
+class Exp2(_Unary):
+    """y = 2**x;  dy/dx = y ln 2"""
+    f = staticmethod(lambda xp, x: xp.exp2(x))
+    df = staticmethod(lambda xp, x, y: y * math.log(2))
+
+
+class Expm1(_Unary):
+    """y = exp(x) - 1;  dy/dx = y + 1"""
+    f = staticmethod(lambda xp, x: xp.expm1(x))
+    df = staticmethod(lambda xp, x, y: y + 1)
+
+
+class Frac(_Unary):
+    """y = x - trunc(x);  dy/dx = 1"""
+    f = staticmethod(lambda xp, x: x - xp.trunc(x))
+    df = staticmethod(lambda xp, x, y: 1)
+
+
+def _erfc_array(xp, x):
+    """erfc(x) = 1 - erf(x), computed without cancellation for large x (Chebyshev below 6, asymptotic above)."""
+    from lamina.ops.nn_activation import _ERFC_LARGE, _chebyshev, erf_array
+
+    a = xp.abs(x)
+    out = 1 - erf_array(xp, x)
+    mid = (a >= 2) & (a < 6)
+    if mid.any():
+        am = a[mid]
+        tail = xp.exp(-(am * am)) * _chebyshev(6.0 / am - 2.0, _ERFC_LARGE) / am
+        out[mid] = xp.where(x[mid] > 0, tail, 2 - tail)
+    far = (x >= 6) & xp.isfinite(x)
+    if far.any():  # erfc(x) ~ exp(-x²)/(x√π) Σ (-1)^n (2n-1)!! / (2x²)^n; terms shrink until n ≈ x² ≥ 36
+        af = x[far]
+        inv = 1 / (2 * af * af)
+        term, acc = xp.ones_like(af), xp.ones_like(af)
+        for n in range(1, 30):
+            term = term * (-(2 * n - 1)) * inv
+            acc = acc + term
+        out[far] = xp.exp(-(af * af)) / (af * math.sqrt(math.pi)) * acc
+    return out
+
+
+class Erfc(_Unary):
+    """y = erfc(x) = 1 - erf(x);  dy/dx = -2/√π exp(-x²)"""
+    f = staticmethod(lambda xp, x: _erfc_array(xp, x))
+    df = staticmethod(lambda xp, x, y: xp.exp(-(x * x)) * (-2 / math.sqrt(math.pi)))
+
+
+def _erfinv_array(xp, x):
+    """erfinv by Giles' single-precision approximation refined with three Newton steps on erf (float64 accuracy)."""
+    from lamina.ops.nn_activation import erf_array
+
+    w = -xp.log((1 - x) * (1 + x))
+    small = w < 5
+    ws, wl = w - 2.5, xp.sqrt(w) - 3
+    ps = 2.81022636e-08
+    for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503, -0.00417768164,
+              0.246640727, 1.50140941):
+        ps = c + ps * ws
+    pl = -0.000200214257
+    for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047,
+              1.00167406, 2.83297682):
+        pl = c + pl * wl
+    y = xp.where(small, ps, pl) * x
+    finite = xp.isfinite(y)
+    y0 = xp.where(finite, y, 0)
+    for _ in range(3):
+        y0 = y0 - (erf_array(xp, y0) - x) / (xp.exp(-(y0 * y0)) * (2 / math.sqrt(math.pi)))
+    a = xp.abs(x)
+    return xp.where(finite, y0, xp.where(a == 1, xp.copysign(xp.inf, x), xp.nan)).astype(x.dtype, copy=False)
+
+
+class Erfinv(_Unary):
+    """y = erfinv(x);  dy/dx = √π/2 exp(y²)"""
+    f = staticmethod(lambda xp, x: _erfinv_array(xp, x))
+    df = staticmethod(lambda xp, x, y: xp.exp(y * y) * (math.sqrt(math.pi) / 2))
+
+
+class _Rounding(Function):
+    """floor/ceil/round/trunc: piecewise constant, so the gradient is zero everywhere (as in PyTorch)."""
+
+    @classmethod
+    def forward(cls, ctx, x, decimals=0):
+        return cls.f(ctx.xp, x, decimals)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0, None
+
+
+class Floor(_Rounding):
+    f = staticmethod(lambda xp, x, d: xp.floor(x))
+
+
+class Ceil(_Rounding):
+    f = staticmethod(lambda xp, x, d: xp.ceil(x))
+
+
+class Trunc(_Rounding):
+    f = staticmethod(lambda xp, x, d: xp.trunc(x))
+
+
+class Round(_Rounding):
+    """Round half to even, at ``decimals`` places (PyTorch scales by 10**decimals, rounds, and scales back)."""
+    f = staticmethod(lambda xp, x, d: xp.round(x) if d == 0 else (
+        xp.round(x * 10.0 ** d) / 10.0 ** d if d > 0 else xp.round(x / 10.0 ** -d) * 10.0 ** -d).astype(x.dtype))
+
+
+class NanToNum(Function):
+    """y = x with nan, +inf, -inf replaced;  dy/dx = 1 where x is finite, else 0"""
+
+    @staticmethod
+    def forward(ctx, x, nan, posinf, neginf):
+        xp = ctx.xp
+        ctx.save_for_backward(x)
+        return xp.nan_to_num(x, copy=True, nan=nan, posinf=posinf, neginf=neginf)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * ctx.xp.isfinite(x), None, None, None
+
+
+# --------------------------------------------------------------------------- more binary math
+
+
+class _Binary(Function):
+    """z = f(a, b) with broadcasting; ``d(xp, a, b, z)`` gives (dz/da, dz/db); gradients reduced to each shape."""
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        with quiet(ctx.xp):
+            z = cls.f(ctx.xp, a, b)
+        ctx.save_for_backward(a, b, z)
+        return z
+
+    @classmethod
+    def backward(cls, ctx, g):
+        a, b, z = ctx.saved_tensors
+        xp = ctx.xp
+        with quiet(xp):
+            da, db = cls.d(xp, a, b, z, ctx.needs_input_grad)
+            ga = unbroadcast((g * da).astype(g.dtype, copy=False), _shape(a)) if ctx.needs_input_grad[0] else None
+            gb = unbroadcast((g * db).astype(g.dtype, copy=False), _shape(b)) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Atan2(_Binary):
+    """z = atan2(a, b);  dz/da = b/(a² + b²),  dz/db = -a/(a² + b²)"""
+    f = staticmethod(lambda xp, a, b: xp.arctan2(a, b))
+
+    @staticmethod
+    def d(xp, a, b, z, needs):
+        r = a * a + b * b
+        return b / r, -a / r
+
+
+class Hypot(_Binary):
+    """z = √(a² + b²);  dz/da = a/z,  dz/db = b/z"""
+    f = staticmethod(lambda xp, a, b: xp.hypot(a, b))
+
+    @staticmethod
+    def d(xp, a, b, z, needs):
+        return a / z, b / z
+
+
+class Logaddexp(_Binary):
+    """z = log(exp(a) + exp(b));  dz/da = exp(a - z),  dz/db = exp(b - z)"""
+    f = staticmethod(lambda xp, a, b: xp.logaddexp(a, b))
+
+    @staticmethod
+    def d(xp, a, b, z, needs):
+        return xp.exp(a - z), xp.exp(b - z)
+
+
+class Fmod(_Binary):
+    """z = a - trunc(a/b) b (sign of a, C's fmod);  dz/da = 1,  dz/db = -trunc(a/b)"""
+    f = staticmethod(lambda xp, a, b: xp.fmod(a, b))
+
+    @staticmethod
+    def d(xp, a, b, z, needs):
+        return 1, (-xp.trunc(a / b) if needs[1] else 0)
+
+
+class Remainder(_Binary):
+    """z = a - floor(a/b) b (sign of b, Python's %);  dz/da = 1,  dz/db = -floor(a/b)"""
+    f = staticmethod(lambda xp, a, b: xp.remainder(a, b))
+
+    @staticmethod
+    def d(xp, a, b, z, needs):
+        return 1, (-xp.floor(a / b) if needs[1] else 0)
+
+
+class Lerp(Function):
+    """z = a + w (b - a), in PyTorch's two-sided form (exact at w = 1);  dz/da = 1 - w, dz/db = w, dz/dw = b - a"""
+
+    @staticmethod
+    def forward(ctx, a, b, w):
+        xp = ctx.xp
+        ctx.save_for_backward(a, b, w)
+        d = b - a
+        return xp.where(xp.abs(w) < 0.5, a + w * d, b - d * (1 - w)).astype(d.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, w = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        ga = unbroadcast(g * (1 - w), _shape(a)) if need[0] else None
+        gb = unbroadcast(g * w, _shape(b)) if need[1] else None
+        gw = unbroadcast(g * (b - a), _shape(w)) if need[2] else None
+        return ga, gb, gw

@@ -965,3 +965,176 @@ def _quiet(xp):
     from lamina.ops._util import quiet
 
     return quiet(xp)
+
+
+# --------------------------------------------------------------------------- more element-wise math
+
+sinh = _unary(E.Sinh, "sinh")
+cosh = _unary(E.Cosh, "cosh")
+tan = _unary(E.Tan, "tan")
+asin = _unary(E.Asin, "asin")
+acos = _unary(E.Acos, "acos")
+atan = _unary(E.Atan, "atan")
+asinh = _unary(E.Asinh, "asinh")
+acosh = _unary(E.Acosh, "acosh")
+atanh = _unary(E.Atanh, "atanh")
+arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
+log2 = _unary(E.Log2, "log2")
+log10 = _unary(E.Log10, "log10")
+exp2 = _unary(E.Exp2, "exp2")
+expm1 = _unary(E.Expm1, "expm1")
+erfc = _unary(E.Erfc, "erfc")
+erfinv = _unary(E.Erfinv, "erfinv")
+
+
+def erf(input):
+    """y = erf(x) (the op of ``nn.GELU``)."""
+    from lamina.ops.nn_activation import Erf
+
+    return Erf.apply(_float_input(input, "erf"))
+
+
+def frac(input):
+    x = _t(input, "frac")
+    if x._data.dtype.kind != "f":
+        raise RuntimeError(f"frac: expected a floating point tensor, got dtype {x.dtype} (shape {tuple(x.shape)})")
+    return E.Frac.apply(x)
+
+
+def _rounding(cls, op):
+    def fn(input):
+        x = _t(input, op)
+        return x.clone() if x._data.dtype.kind != "f" else cls.apply(x)  # integers are already whole
+
+    fn.__name__ = op
+    fn.__doc__ = f"{op}(x): element-wise; its gradient is zero (as in PyTorch)."
+    return fn
+
+
+floor = _rounding(E.Floor, "floor")
+ceil = _rounding(E.Ceil, "ceil")
+trunc = _rounding(E.Trunc, "trunc")
+fix = trunc
+
+
+def round(input, *, decimals=0):  # noqa: A001
+    """Round half to even; ``decimals`` places after the point (negative: before)."""
+    x = _t(input, "round")
+    if not isinstance(decimals, int) or isinstance(decimals, bool):
+        raise TypeError(f"round: decimals must be an int, got {type(decimals).__name__}")
+    if x._data.dtype.kind != "f":
+        if decimals != 0:
+            raise RuntimeError(f"round: decimals is only supported for floating point tensors, got dtype {x.dtype}")
+        return x.clone()
+    return E.Round.apply(x, decimals)
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """nan, +inf and -inf replaced by ``nan``, ``posinf`` (default: the dtype's max) and ``neginf`` (its min)."""
+    x = _t(input, "nan_to_num")
+    if x._data.dtype.kind != "f":
+        return x.clone()
+    return E.NanToNum.apply(x, nan, posinf, neginf)
+
+
+def clamp_min(input, min):  # noqa: A002
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):  # noqa: A002
+    return clamp(input, max=max)
+
+
+def _binary_float(cls, a, b, op):
+    """A binary op computed in floating point (integer operands are promoted to the default dtype)."""
+    Tensor = _Tensor()
+    a, b = E.coerce(a, b, op)
+    if isinstance(a, Tensor) and a._data.dtype.kind != "f":
+        a = a.to(_default_float())
+    if isinstance(b, Tensor) and b._data.dtype.kind != "f":
+        b = b.to(_default_float())
+    return E.binary(cls, a, b, op)
+
+
+def atan2(input, other):
+    return _binary_float(E.Atan2, input, other, "atan2")
+
+
+arctan2 = atan2
+
+
+def hypot(input, other):
+    return _binary_float(E.Hypot, input, other, "hypot")
+
+
+def logaddexp(input, other):
+    return _binary_float(E.Logaddexp, input, other, "logaddexp")
+
+
+def _mod(cls, op):
+    def fn(input, other):
+        Tensor = _Tensor()
+        a, b = E.coerce(input, other, op)
+        if not _is_float_operand(a) and not _is_float_operand(b):  # integers: exact, no gradient
+            bv = b._data if isinstance(b, Tensor) else b
+            if (a if isinstance(a, Tensor) else b).xp.any(bv == 0):
+                raise RuntimeError(f"{op}: ZeroDivisionError (an integer divisor is zero)")
+        return E.binary(cls, a, b, op)
+
+    fn.__name__ = op
+    fn.__doc__ = cls.__doc__
+    return fn
+
+
+def _is_float_operand(v):
+    return v._data.dtype.kind == "f" if isinstance(v, _Tensor()) else isinstance(v, float)
+
+
+fmod = _mod(E.Fmod, "fmod")
+remainder = _mod(E.Remainder, "remainder")
+
+
+def lerp(input, end, weight):
+    """input + weight * (end - input); ``weight`` a number or a tensor broadcastable with both."""
+    Tensor = _Tensor()
+    a, b = _t(input, "lerp"), _t(end, "lerp")
+    if a._data.dtype.kind != "f" or a._data.dtype != b._data.dtype:
+        raise RuntimeError(f"lerp: expected input and end of the same floating point dtype, got {a.dtype} and "
+                           f"{b.dtype}")
+    w = _py_number(weight)
+    if isinstance(w, Tensor):
+        if w._data.dtype != a._data.dtype:
+            raise RuntimeError(f"lerp: expected weight of dtype {a.dtype}, got {w.dtype}")
+    elif not isinstance(w, (int, float)) or isinstance(w, bool):
+        raise TypeError(f"lerp: weight must be a number or a Tensor, got {type(weight).__name__}")
+    else:
+        w = float(w)
+    try:
+        return E.Lerp.apply(a, b, w)
+    except ValueError:
+        import numpy as np  # shape arithmetic only
+
+        shapes = [tuple(a.shape), tuple(b.shape), tuple(getattr(w, "shape", ()))]
+        try:
+            np.broadcast_shapes(*shapes)
+        except ValueError:
+            raise RuntimeError(f"lerp: shapes {shapes[0]} (input), {shapes[1]} (end) and {shapes[2]} (weight) "
+                               f"cannot be broadcast together") from None
+        raise
+
+
+# --------------------------------------------------------------------------- exports
+# Public ``lamina.<name>`` functions added beyond the first core set, and those that are also Tensor methods.
+
+EXTRA_FUNCTIONS = (
+    "sinh", "cosh", "tan", "asin", "acos", "atan", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan",
+    "arcsinh", "arccosh", "arctanh", "log2", "log10", "exp2", "expm1", "erf", "erfc", "erfinv", "frac", "floor",
+    "ceil", "trunc", "fix", "round", "nan_to_num", "clamp_min", "clamp_max", "atan2", "arctan2", "hypot",
+    "logaddexp", "fmod", "remainder", "lerp",
+)
+EXTRA_METHODS = (
+    "sinh", "cosh", "tan", "asin", "acos", "atan", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan",
+    "arcsinh", "arccosh", "arctanh", "log2", "log10", "exp2", "expm1", "erf", "erfc", "erfinv", "frac", "floor",
+    "ceil", "trunc", "fix", "round", "nan_to_num", "clamp_min", "clamp_max", "atan2", "arctan2", "hypot",
+    "logaddexp", "fmod", "remainder", "lerp",
+)
