@@ -25,6 +25,7 @@ def parser(description, epochs_help="epochs (default: the tuned value of each ru
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default: 0)")
     p.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2),
                    help="0: silent, 1: progress bar, 2: one line per epoch (default)")
+    p.add_argument("--no-plots", action="store_true", help="skip the plots (matplotlib takes seconds per figure)")
     p.add_argument("--threads", type=int, default=1,
                    help="BLAS threads (default: 1; more only pays on an otherwise idle machine: with other jobs "
                         "running, OpenBLAS threads spin-wait and small matrix products get 10-20x slower)")
@@ -75,11 +76,12 @@ def loaders(train_set, test_set, batch_size, seed, augment=None):
 
 
 def fit_classifier(name, model, train_set, test_set, *, epochs, out, batch_size=64, lr=1e-3, weight_decay=0.0,
-                   augment=None, seed=0, verbose=2, pct_start=0.25, grad_clip=None):
+                   augment=None, seed=0, verbose=2, pct_start=0.25, grad_clip=None, plots=True):
     """Train ``model`` with AdamW and a one-cycle learning rate (stepped every batch) through ``Trainer``;
     evaluate on ``test_set`` every epoch (curves only: the model of the last epoch is the one reported).
 
-    Writes ``<name>_curves.png``, ``<name>_confusion.png`` and ``<name>_history.csv`` into ``out``; returns
+    Writes ``<name>_history.csv`` and (with ``plots``) ``<name>_curves.png`` and ``<name>_confusion.png`` into
+    ``out``; returns
     ``{"test_accuracy", "test_loss", "initial_loss", "history", "seconds", ...}``.
     """
     train_loader, test_loader = loaders(train_set, test_set, batch_size, seed, augment)
@@ -96,12 +98,15 @@ def fit_classifier(name, model, train_set, test_set, *, epochs, out, batch_size=
     labels = np.concatenate([np.asarray(y) for _, y in test_loader])
     cm = confusion_matrix(logits, labels, num_classes=logits.shape[1])
     final = trainer.evaluate(test_loader)
-    history.plot(os.path.join(out, f"{name}_curves.png"), title=name)
-    plot_confusion_matrix(cm, os.path.join(out, f"{name}_confusion.png"), title=f"{name}: test confusion matrix")
+    if plots:
+        history.plot(os.path.join(out, f"{name}_curves.png"), title=name)
+        plot_confusion_matrix(cm, os.path.join(out, f"{name}_confusion.png"),
+                              title=f"{name}: test confusion matrix")
     return {"test_accuracy": final["accuracy"], "test_loss": final["loss"], "initial_loss": initial,
             "epochs": epochs, "train_samples": len(train_set), "test_samples": len(test_set),
-            "params": sum(p.numel() for p in model.parameters()), "seconds": round(seconds, 1),
-            "cpu_seconds": round(cpu_seconds, 1), "history": {k: list(v) for k, v in history.history.items()}}
+            "confusion_matrix": cm.tolist(), "params": sum(p.numel() for p in model.parameters()),
+            "seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1),
+            "history": {k: list(v) for k, v in history.history.items()}}
 
 
 def cpu_model():

@@ -88,8 +88,9 @@ def main(argv=None):
     lstm = test.inverse_transform(trainer.predict(test_loader).numpy()[:, 0])
     rmse_naive, rmse_lstm = _rmse(naive, truth), _rmse(lstm, truth)
     years = test.target_years.numpy()
-    history.plot(os.path.join(out, "lstm_curves.png"), title="LSTM forecaster on sunspots (normalised MSE)")
-    _plot(os.path.join(out, "lstm_forecast.png"), years, truth, naive, lstm, rmse_naive, rmse_lstm)
+    if not args.no_plots:
+        history.plot(os.path.join(out, "lstm_curves.png"), title="LSTM forecaster on sunspots (normalised MSE)")
+        _plot(os.path.join(out, "lstm_forecast.png"), years, truth, naive, lstm, rmse_naive, rmse_lstm)
     ratio = rmse_lstm / rmse_naive
     print(f"test years {years[0]}-{years[-1]}: RMSE LSTM {rmse_lstm:.2f}, naive last value {rmse_naive:.2f} "
           f"({100 * (1 - ratio):.1f}% lower)")

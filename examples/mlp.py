@@ -49,7 +49,7 @@ def main(argv=None):
                                          batch_size=cfg["batch_size"], lr=cfg["lr"],
                                          weight_decay=cfg["weight_decay"],
                                          augment=cfg["augment"]() if cfg["augment"] else None, seed=args.seed,
-                                         verbose=args.verbose)
+                                         verbose=args.verbose, plots=not args.no_plots)
         rows.append(_classic.accuracy_row(f"MLP on {name}", result, cfg["bar"]))
     return _classic.report(rows, out, args.quick)
 

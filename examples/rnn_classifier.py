@@ -3,7 +3,7 @@ an Elman RNN, an LSTM and a GRU, whose last hidden state is classified.
 
     python examples/rnn_classifier.py                  # bars: LSTM and GRU >= 95 % test accuracy (RNN reported)
     python examples/rnn_classifier.py --cell lstm --out runs/lstm
-    python examples/rnn_classifier.py --quick          # a few seconds: 600 8x8 digits as 8 rows of 8, 3 epochs
+    python examples/rnn_classifier.py --quick          # a few seconds: 600 8x8 digits as 8 rows of 8, 4 epochs
 
 Models: ``lamina.models.get_model("rnn" | "lstm" | "gru", ...)`` (one fused ``nn.RNN``/``nn.LSTM``/``nn.GRU`` op
 per batch, then ``Linear``). AdamW with a one-cycle learning rate and gradient clipping, trained by
@@ -40,17 +40,19 @@ def main(argv=None):
     for cell in (["rnn", "lstm", "gru"] if args.cell == "all" else [args.cell]):
         cfg = RUNS[cell]
         lamina.manual_seed(args.seed)
-        train, epochs = train_full, args.epochs or cfg["epochs"]
+        train, epochs, batch_size = train_full, args.epochs or cfg["epochs"], cfg["batch_size"]
         augment = T.RandomAffine(degrees=10, translate=(0.08, 0.08), scale=(0.92, 1.08))
         if args.quick:
-            train, epochs, augment = _classic.subset(train_full, 600, args.seed), args.epochs or 3, None
+            train, epochs, batch_size = _classic.subset(train_full, 600, args.seed), args.epochs or 4, 32
+            augment = None
         model = get_model(cell, input_shape=shape, num_classes=10, **cfg["model"])
         name = "digits" if args.quick else "MNIST-5k"
         print(f"{TITLES[cell]} on {name} rows ({shape[1]} steps of {shape[2]}): {len(train)} train / {len(test)} "
               f"test images, {epochs} epochs", flush=True)
         result = _classic.fit_classifier(f"{cell}_rows", model, train, test, epochs=epochs, out=out,
-                                         batch_size=cfg["batch_size"], lr=cfg["lr"], weight_decay=1e-4,
-                                         augment=augment, seed=args.seed, verbose=args.verbose, grad_clip=1.0)
+                                         batch_size=batch_size, lr=cfg["lr"], weight_decay=1e-4, augment=augment,
+                                         seed=args.seed, verbose=args.verbose, grad_clip=1.0,
+                                         plots=not args.no_plots)
         row = _classic.accuracy_row(f"{TITLES[cell]} on {name} rows", result, cfg["bar"])
         rows.append(row)
     return _classic.report(rows, out, args.quick)
