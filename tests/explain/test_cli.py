@@ -40,16 +40,14 @@ def test_integrated_gradients_end_to_end(run, capsys):
     assert "completeness" in out.out and "Saved integrated_gradients attributions of 5 image(s)" in out.out
 
 
-@pytest.mark.parametrize("args,shape", [(["--method", "grad_cam", "--layer", "features.3"], (5, 1, 8, 8)),
-                                        (["--method", "grad_cam"], (5, 1, 8, 8)),
-                                        (["--method", "occlusion", "--window", 2, "--stride", 2], (5, 1, 8, 8)),
-                                        (["--method", "saliency", "--target", 3], (5, 1, 8, 8)),
-                                        (["--method", "smoothgrad", "--samples", 4], (5, 1, 8, 8))])
-def test_other_methods(run, capsys, args, shape, tmp_path):
+@pytest.mark.parametrize("args", [["--method", "grad_cam", "--layer", "features.3"],
+                                  ["--method", "occlusion", "--window", 2, "--stride", 2],
+                                  ["--method", "saliency", "--target", 3]])
+def test_other_methods(run, capsys, args, tmp_path):
     status, out = _explain(capsys, run, *args, "--out", tmp_path)
     assert status == 0, out.err
     attr = np.load(tmp_path / "attributions.npy")
-    assert attr.shape == shape and np.isfinite(attr).all()
+    assert attr.shape == (5, 1, 8, 8) and np.isfinite(attr).all() and np.abs(attr).sum() > 0
     summary = json.loads((tmp_path / "explain.json").read_text())
     if "--target" in args:
         assert {row["target"] for row in summary["images"]} == {3}

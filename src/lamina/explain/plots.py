@@ -33,11 +33,13 @@ def _heat(a):
     return a.sum(axis=0) if a.ndim == 3 else a
 
 
-def overlay(ax, image, attribution, alpha=0.55, cmap=None, signed=None):
-    """Draw ``attribution`` as a translucent heat map over ``image`` (grey) on the matplotlib axes ``ax``.
+def overlay(ax, image, attribution, alpha=0.8, cmap=None, signed=None):
+    """Draw ``attribution`` as a heat map over ``image`` (grey) on the matplotlib axes ``ax``.
 
-    Signed attributions (integrated gradients, gradient x input, occlusion) use a blue-white-red scale centred
-    on zero; non-negative ones (saliency, SmoothGrad, Grad-CAM) a black-to-yellow scale. Returns the image artist.
+    Each pixel's opacity grows with |attribution| (up to ``alpha``), so the image shows through where the
+    attribution is weak. Signed attributions (integrated gradients, gradient x input, occlusion) use a
+    blue (negative) / red (positive) scale centred on zero; non-negative ones (saliency, SmoothGrad, Grad-CAM)
+    a dark-to-yellow scale. Returns the heat map's image artist.
     """
     pic = _picture(image)
     heat = _heat(attribution)
@@ -46,18 +48,24 @@ def overlay(ax, image, attribution, alpha=0.55, cmap=None, signed=None):
                          f"{pic.shape[:2]}")
     signed = bool((heat < 0).any()) if signed is None else signed
     ax.imshow(pic.mean(axis=-1) if pic.ndim == 3 else pic, cmap="gray", interpolation="nearest")
+    top = float(np.abs(heat).max()) or 1.0
+    strength = np.clip(np.abs(heat) / top, 0, 1) ** 0.7
     if signed:
-        top = float(np.abs(heat).max()) or 1.0
-        art = ax.imshow(heat, cmap=cmap or "bwr", vmin=-top, vmax=top, alpha=alpha, interpolation="nearest")
+        art = ax.imshow(heat, cmap=cmap or "bwr", vmin=-top, vmax=top, alpha=alpha * strength,
+                        interpolation="nearest")
     else:
-        top = float(heat.max()) or 1.0
-        art = ax.imshow(heat, cmap=cmap or "inferno", vmin=0, vmax=top, alpha=alpha, interpolation="nearest")
+        art = ax.imshow(heat, cmap=cmap or "inferno", vmin=0, vmax=top, alpha=alpha * (0.25 + 0.75 * strength),
+                        interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
     return art
 
 
-def plot_attributions(inputs, attributions, path=None, labels=None, title=None, max_images=8, alpha=0.55):
+_TITLES = {"saliency": "saliency", "smoothgrad": "SmoothGrad", "gradient_x_input": "gradient × input",
+           "integrated_gradients": "integrated gradients", "grad_cam": "Grad-CAM", "occlusion": "occlusion"}
+
+
+def plot_attributions(inputs, attributions, path=None, labels=None, title=None, max_images=8, alpha=0.8):
     """A grid: one row per input, its picture, then each method's attributions over it.
 
     Args:
@@ -68,7 +76,7 @@ def plot_attributions(inputs, attributions, path=None, labels=None, title=None, 
         labels: one caption per input (e.g. "7 (p=0.98)").
         title: the figure's title.
         max_images: rows at most. Default: 8.
-        alpha: the heat map's opacity. Default: 0.55.
+        alpha: the heat map's largest opacity. Default: 0.8.
     """
     Figure, FigureCanvasAgg = _require_matplotlib()
     x = _array(inputs)
@@ -95,7 +103,7 @@ def plot_attributions(inputs, attributions, path=None, labels=None, title=None, 
         for j, (name, a) in enumerate(maps.items(), 1):
             overlay(axes[i, j], x[i], a[i], alpha=alpha)
             if i == 0:
-                axes[i, j].set_title(name.replace("_", " "), fontsize=9)
+                axes[i, j].set_title(_TITLES.get(name, name.replace("_", " ")), fontsize=9)
     if rows:
         axes[0, 0].set_title("input", fontsize=9)
     if title:
