@@ -29,9 +29,9 @@ from lamina.models import get_model
 from lamina.optim.lr_scheduler import LambdaLR
 
 DEFAULT = dict(max_chars=1_200_000, block_size=96, batch_size=32, steps=700, lr=3e-3,
-               model=dict(d_model=96, nhead=4, num_layers=2, dim_feedforward=384, dropout=0.0))
+               model=dict(d_model=96, nhead=4, num_layers=2, dim_feedforward=384, dropout=0.0, activation="relu"))
 QUICK = dict(max_chars=60_000, block_size=32, batch_size=16, steps=30, lr=3e-3,
-             model=dict(d_model=32, nhead=2, num_layers=1, dim_feedforward=64, dropout=0.0))
+             model=dict(d_model=32, nhead=2, num_layers=1, dim_feedforward=64, dropout=0.0, activation="relu"))
 
 
 def parse_args(argv):

@@ -30,10 +30,11 @@ from lamina.utils.data import DataLoader, Subset
 
 RUNS = {
     "mnist5k": dict(dataset=MNIST5k, shape=(1, 28, 28), epochs=30, batch_size=64, lr=2e-3, weight_decay=0.05,
-                    model=dict(d_model=64, nhead=4, num_layers=3, dim_feedforward=128, dropout=0.1),
+                    model=dict(d_model=64, nhead=4, num_layers=3, dim_feedforward=128, dropout=0.1, activation="relu"),
                     augment=lambda: T.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1))),
     "digits": dict(dataset=Digits, shape=(1, 8, 8), epochs=40, batch_size=32, lr=3e-3, weight_decay=0.05,
-                   model=dict(d_model=64, nhead=4, num_layers=2, dim_feedforward=128, dropout=0.1), augment=None),
+                   model=dict(d_model=64, nhead=4, num_layers=2, dim_feedforward=128, dropout=0.1, activation="relu"),
+                   augment=None),
 }
 BAR = 0.95  # the required test accuracy
 

@@ -84,20 +84,21 @@ class CharTransformer(nn.Module):
         num_layers: layers. Default: 2.
         dim_feedforward: width of each feed-forward network. Default: 4 * d_model.
         dropout: dropout probability. Default: 0.1.
+        activation: ``"relu"``, ``"gelu"`` or a callable. Default: ``"gelu"`` (as GPT).
 
     Shape:
         input (N, L) int64 token indices, L <= block_size -> logits (N, L, vocab_size)
     """
 
     def __init__(self, vocab_size, block_size=128, d_model=128, nhead=4, num_layers=2, dim_feedforward=None,
-                 dropout=0.1):
+                 dropout=0.1, activation="gelu"):
         super().__init__()
         _positive("CharTransformer", vocab_size=vocab_size, block_size=block_size, num_layers=num_layers)
         self.vocab_size, self.block_size = vocab_size, block_size
         self.tok_embed = nn.Embedding(vocab_size, d_model)
         self.pos_embed = nn.Embedding(block_size, d_model)
         self.drop = nn.Dropout(dropout)
-        layer = nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward or 4 * d_model, dropout, "gelu",
+        layer = nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward or 4 * d_model, dropout, activation,
                                            batch_first=True, norm_first=True)
         self.blocks = nn.TransformerEncoder(layer, num_layers, nn.LayerNorm(d_model), enable_nested_tensor=False)
         self.head = nn.Linear(d_model, vocab_size)
@@ -159,6 +160,6 @@ def transformer_classifier(input_shape=(1, 8, 8), num_classes=10, d_model=64, nh
 
 @register_model("char_transformer")
 def char_transformer(vocab_size, block_size=128, d_model=128, nhead=4, num_layers=2, dim_feedforward=None,
-                     dropout=0.1):
+                     dropout=0.1, activation="gelu"):
     """A decoder-only character language model (causal self-attention, learned positions)."""
-    return CharTransformer(vocab_size, block_size, d_model, nhead, num_layers, dim_feedforward, dropout)
+    return CharTransformer(vocab_size, block_size, d_model, nhead, num_layers, dim_feedforward, dropout, activation)
