@@ -771,6 +771,31 @@ def _format(t):
 
 # ---------------------------------------------------------------------- methods and operators
 
+def _inplace_method(fn, name):
+    """``x.name_(...)``: the out-of-place op's result written into x (a rebased history when autograd records)."""
+
+    def method(self, *args, **kwargs):
+        other = next((a for a in list(args) + list(kwargs.values()) if isinstance(a, Tensor) and a._requires_grad),
+                     None)
+        if self._inplace_tracked(name, other):
+            return self._rebase(fn(self, *args, **kwargs))
+        from lamina.autograd.grad_mode import no_grad
+
+        with no_grad():
+            out = fn(self, *args, **kwargs)
+        try:
+            self._data[...] = out._data
+        except ValueError:
+            raise RuntimeError(f"{name}: output with shape {list(self.shape)} doesn't match the broadcast shape "
+                               f"{list(out.shape)}") from None
+        self._version += 1
+        return self
+
+    method.__name__ = name
+    method.__doc__ = f"In-place form of ``{fn.__name__}``."
+    return method
+
+
 def _bind():
     def r(fn):
         return lambda self, other: fn(other, self)
@@ -809,6 +834,9 @@ def _bind():
         setattr(T, name, getattr(OF, name))
     for name in OF.EXTRA_METHODS:
         setattr(T, name, getattr(OF, name))
+    for name in ("scatter", "scatter_reduce", "index_add", "index_copy", "index_fill", "clamp_min", "clamp_max",
+                 "nan_to_num", "floor", "ceil", "round", "trunc", "frac", "lerp", "fmod", "remainder"):
+        setattr(T, name + "_", _inplace_method(getattr(OF, name), name + "_"))
     T.where = lambda self, condition, other: OF.where(condition, self, other)
     T.__iadd__ = lambda self, other: self.add_(other)
     T.__isub__ = lambda self, other: self.sub_(other)

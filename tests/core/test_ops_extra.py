@@ -109,3 +109,177 @@ def test_elementwise_float32_stays_float32():
         assert getattr(lamina, f)(x).dtype is lamina.float32, f
     assert lamina.atan2(x, 2.0).dtype is lamina.float32
     assert lamina.lerp(x, x, 0.3).dtype is lamina.float32
+
+
+# --------------------------------------------------------------------------- shape and indexing
+
+
+def _idx(m, values):
+    return m.tensor(np.asarray(values, dtype=np.int64))
+
+
+def unique_rows(shape, n, seed=3):
+    """An int64 index of ``shape`` whose entries along dim 0 are distinct in [0, n) (scatter without collisions)."""
+    rng = np.random.default_rng(seed)
+    order = np.argsort(rng.random((n,) + tuple(shape[1:])), axis=0)[:shape[0]]
+    return const(order.astype(np.int64), f"uniq{shape}")
+
+
+SCATTER_IDX = ints((6, 3), 0, 4)
+SH = [
+    Case("einsum", lambda m, a, b: m.einsum("ij,jk->ik", a, b), [(3, 4), (4, 5)]),
+    Case("einsum", lambda m, a, b: m.einsum("bij,bjk->bik", a, b), [(2, 3, 4), (2, 4, 2)]),
+    Case("einsum", lambda m, a: m.einsum("ii->i", a), [(3, 3)]),
+    Case("einsum", lambda m, a: m.einsum("ii", a), [(3, 3)]),
+    Case("einsum", lambda m, a: m.einsum("iij->j", a), [(3, 3, 2)]),
+    Case("einsum", lambda m, a, b: m.einsum("i,i->", a, b), [(4,), (4,)]),
+    Case("einsum", lambda m, a, b: m.einsum("i,j", a, b), [(3,), (4,)]),
+    Case("einsum", lambda m, a: m.einsum("ij->ji", a), [(3, 4)]),
+    Case("einsum", lambda m, a: m.einsum("ijk->", a), [(2, 3, 4)]),
+    Case("einsum", lambda m, a, b: m.einsum("...ij,...jk->...ik", a, b), [(2, 1, 3, 4), (5, 4, 2)]),
+    Case("einsum", lambda m, a, b: m.einsum("...ij,jk", a, b), [(2, 3, 4), (4, 2)]),
+    Case("einsum", lambda m, a, b: m.einsum("ij,ij->ij", a, b), [(1, 3), (2, 3)]),
+    Case("einsum", lambda m, a, b, c: m.einsum("bn,anm,bm->ba", a, b, c), [(2, 3), (4, 3, 5), (2, 5)]),
+    Case("einsum", lambda m, a, b: m.einsum("ij,jk->ik", [a, b]), [(0, 3), (3, 2)]),
+    Case("einsum", lambda m, a, b: m.einsum("i j , j -> i", a, b), [(2, 3), (3,)]),
+    Case("roll", lambda m, x: m.roll(x, 1, 0), [(3, 4)]),
+    Case("roll", lambda m, x: x.roll((1, -2), (0, -1)), [(3, 4)]),
+    Case("roll", lambda m, x: m.roll(x, 5), [(3, 4)]),
+    Case("roll", lambda m, x: m.roll(x, 2, -1), [(0, 4)]),
+    Case("movedim", lambda m, x: m.movedim(x, 0, -1), [(2, 3, 4)]),
+    Case("movedim", lambda m, x: x.movedim((1, 2), (0, 1)), [(2, 3, 4)]),
+    Case("moveaxis", lambda m, x: m.moveaxis(x, -1, 0), [(2, 3, 4)]),
+    Case("narrow", lambda m, x: m.narrow(x, 1, -3, 2), [(4, 5)]),
+    Case("narrow", lambda m, x: x.narrow(0, 1, 0), [(4, 5)]),
+    Case("diag", lambda m, x: m.diag(x), [(4,)]),
+    Case("diag", lambda m, x: x.diag(1), [(4,)]),
+    Case("diag", lambda m, x: m.diag(x, -2), [(3,)]),
+    Case("diag", lambda m, x: m.diag(x, 1), [(3, 4)]),
+    Case("diag", lambda m, x: m.diag(x, -1), [(3, 4)]),
+    Case("diagonal", lambda m, x: m.diagonal(x), [(3, 4)]),
+    Case("diagonal", lambda m, x: x.diagonal(1, -1, 0), [(2, 3, 4)]),
+    Case("diagonal", lambda m, x: m.diagonal(x, -1, 1, 2), [(2, 3, 4)]),
+    Case("diagonal", lambda m, x: m.diagonal(x, 5), [(3, 4)]),
+    Case("trace", lambda m, x: m.trace(x), [(3, 4)]),
+    Case("trace", lambda m, x: x.trace(), [(4, 4)]),
+    Case("kron", lambda m, a, b: m.kron(a, b), [(2, 3), (3, 2)]),
+    Case("kron", lambda m, a, b: a.kron(b), [(2,), (3, 2)]),
+    Case("kron", lambda m, a, b: m.kron(a, b), [(2, 2, 2), (1, 3)]),
+    Case("cross", lambda m, a, b: m.cross(a, b, dim=1), [(4, 3), (4, 3)]),
+    Case("cross", lambda m, a, b: a.cross(b, dim=-1), [(2, 1, 3), (1, 4, 3)]),
+    Case("cross", lambda m, a, b: m.cross(a, b, dim=0), [(3, 2), (3, 2)]),
+    Case("repeat_interleave", lambda m, x: m.repeat_interleave(x, 2, dim=0), [(3, 4)]),
+    Case("repeat_interleave", lambda m, x: x.repeat_interleave(_idx(m, [1, 0, 3, 2]), dim=-1), [(2, 4)]),
+    Case("repeat_interleave", lambda m, x: m.repeat_interleave(x, 3), [(2, 2)]),
+    Case("repeat_interleave", lambda m, r: m.repeat_interleave(r), [const(np.array([2, 0, 1]))]),
+    Case("meshgrid", lambda m, a, b: m.meshgrid(a, b, indexing="ij"), [(3,), (4,)]),
+    Case("meshgrid", lambda m, a, b, c: m.meshgrid(a, b, c, indexing="xy"), [(3,), (4,), (2,)]),
+    Case("take_along_dim", lambda m, x, i: m.take_along_dim(x, i, 1), [(3, 4), ints((3, 5), -4, 4)]),
+    Case("take_along_dim", lambda m, x, i: x.take_along_dim(i, dim=1), [(3, 4), ints((1, 2), 0, 4)]),
+    Case("take_along_dim", lambda m, x, i: m.take_along_dim(x, i), [(3, 4), ints((5,), 0, 12)]),
+    Case("scatter", lambda m, x, i, s: m.scatter(x, 0, i, s), [(4, 3), unique_rows((2, 3), 4), (2, 3)]),
+    Case("scatter", lambda m, x, i, s: x.scatter(1, i.T, s), [(3, 5), unique_rows((4, 3), 5), (3, 4)]),
+    Case("scatter_value", lambda m, x, i: m.scatter(x, 0, i, 2.5), [(4, 3), unique_rows((2, 3), 4)]),
+    Case("scatter_value", lambda m, x, i: x.scatter(0, i, value=-1.0), [(4, 3), unique_rows((3, 3), 4)]),
+    Case("scatter_reduce_add", (lambda x, i, s: lamina.scatter(x, 0, i, s, reduce="add"),  # torch: no backward
+                                lambda x, i, s: torch.scatter_reduce(x, 0, i, s, "sum")),
+         [(4, 3), SCATTER_IDX, (6, 3)]),
+    Case("scatter_reduce_multiply", (lambda x, i: lamina.scatter(x, 0, i, 2.0, reduce="multiply"),
+                                     lambda x, i: torch.scatter_reduce(x, 0, i, torch.full((6, 3), 2.0).double(),
+                                                                       "prod")), [(4, 3), SCATTER_IDX]),
+    Case("index_add", lambda m, x, s: m.index_add(x, 0, _idx(m, [0, 2, 0]), s, alpha=2.0), [(4, 3), (3, 3)]),
+    Case("index_add", lambda m, x, s: x.index_add(-1, _idx(m, [1, 3]), s), [(2, 4), (2, 2)]),
+    Case("index_copy", lambda m, x, s: m.index_copy(x, 0, _idx(m, [3, 1]), s), [(4, 3), (2, 3)]),
+    Case("index_copy", lambda m, x, s: x.index_copy(1, _idx(m, [0]), s), [(2, 3), (2, 1)]),
+    Case("index_fill", lambda m, x: m.index_fill(x, 1, _idx(m, [0, 2]), -1.5), [(4, 3)]),
+    Case("index_fill", lambda m, x, v: x.index_fill(0, _idx(m, [1, 3]), v), [(4, 3), ()]),
+]
+for red in ("sum", "prod", "mean", "amax", "amin"):
+    for inc in (True, False):
+        SH.append(Case(f"scatter_reduce_{red}_{inc}",
+                       lambda m, x, i, s, red=red, inc=inc: m.scatter_reduce(x, 0, i, s, red, include_self=inc),
+                       [(4, 3), SCATTER_IDX, (6, 3)]))
+ZX = const(np.array([[0.0, 2.0], [1.5, 0.0], [-1.0, 3.0]]), "zeros_x")
+ZS = const(np.array([[0.0, 0.5], [2.0, 0.0], [0.0, -1.0], [3.0, 0.0]]), "zeros_src")
+ZI = const(np.array([[0, 1], [0, 1], [2, 1], [0, 2]]), "zeros_idx")
+SH += [
+    Case("scatter_reduce_prod_zeros", lambda m, x, i, s: x.scatter_reduce(0, i, s, "prod"), [ZX, ZI, ZS],
+         gradcheck=False),
+    Case("scatter_reduce_prod_zeros", lambda m, x, i, s: m.scatter_reduce(x, 0, i, s, "prod", include_self=False),
+         [ZX, ZI, ZS], gradcheck=False),
+    Case("scatter_reduce_amax_ties", lambda m, x, i, s: m.scatter_reduce(x, 0, i, s, "amax"),
+         [const(np.array([[1.0, 2.0], [0.0, 0.0]])), const(np.array([[0, 1], [0, 0]])),
+          const(np.array([[1.0, 5.0], [1.0, 2.0]]))], gradcheck=False),
+]
+
+
+@pytest.mark.filterwarnings("ignore:torch.meshgrid", "ignore:Using torch.cross")
+@pytest.mark.parametrize("case", SH, ids=repr)
+def test_shape_indexing_matches_torch(case):
+    check(case)
+
+
+@pytest.mark.parametrize("case", by_name(SH), ids=repr)
+def test_shape_indexing_gradcheck(case):
+    check_gradcheck(case)
+
+
+def test_inplace_index_methods():
+    for name, args in [("scatter_", (0, [[1, 0, 2]], 7.0)), ("index_add_", (1, [0, 2], np.ones((3, 2)))),
+                       ("index_fill_", (0, [2], -3.0)), ("index_copy_", (0, [1], np.full((1, 3), 4.0))),
+                       ("scatter_reduce_", (0, [[0, 1, 0]], np.ones((1, 3)), "amax")), ("clamp_min_", (0.1,)),
+                       ("round_", ())]:
+        base = np.random.default_rng(1).standard_normal((3, 3))
+        a, t = lamina.tensor(base.copy()), torch.tensor(base.copy())
+        conv = [(lamina.tensor(np.asarray(v)), torch.tensor(np.asarray(v))) if isinstance(v, (list, np.ndarray))
+                else (v, v) for v in args]
+        assert getattr(a, name)(*[c[0] for c in conv]) is a
+        getattr(t, name)(*[c[1] for c in conv])
+        assert_close(a, t, msg=name)
+    x = lamina.randn(3, 3, dtype=lamina.float64, requires_grad=True)
+    y = x * 1
+    y.index_fill_(0, lamina.tensor([1]), 0.0)
+    y.sum().backward()
+    assert_close(x.grad, np.array([[1.0] * 3, [0.0] * 3, [1.0] * 3]))
+
+
+def test_shape_indexing_errors():
+    x = lamina.randn(2, 3)
+    with pytest.raises(RuntimeError, match=r"einsum\(\).*operand.*\[\(2, 3\)\]"):
+        lamina.einsum("ijk->i", x)
+    with pytest.raises(RuntimeError, match="einsum.*label 'j' has sizes 3 and 4"):
+        lamina.einsum("ij,jk->ik", x, lamina.randn(4, 2))
+    with pytest.raises(RuntimeError, match="einsum.*output label 'z'"):
+        lamina.einsum("ij->z", x)
+    with pytest.raises(RuntimeError, match=r"roll: shifts and dims must align"):
+        lamina.roll(x, (1, 2), 0)
+    with pytest.raises(RuntimeError, match=r"narrow.*exceeds.*\(2, 3\)"):
+        lamina.narrow(x, 1, 2, 2)
+    with pytest.raises(RuntimeError, match="diagonal dimensions cannot be identical"):
+        lamina.diagonal(x, 0, 1, 1)
+    with pytest.raises(RuntimeError, match=r"diag.*3D"):
+        lamina.diag(lamina.randn(2, 2, 2))
+    with pytest.raises(RuntimeError, match=r"cross.*dimension 1 must have length 3.*\(3, 2\)"):
+        lamina.cross(lamina.randn(3, 2), lamina.randn(3, 2), dim=1)
+    with pytest.raises(RuntimeError, match="scatter.*index out of bounds.*size 2"):
+        lamina.scatter(x, 0, lamina.tensor([[0, 5, 1]]), 1.0)
+    with pytest.raises(RuntimeError, match=r"scatter.*Index tensor.*\(3,\)"):
+        lamina.scatter(x, 0, lamina.tensor([0, 1, 1]), 1.0)
+    with pytest.raises(RuntimeError, match="scatter_reduce.*'max'"):
+        lamina.scatter_reduce(x, 0, lamina.tensor([[0, 1, 1]]), x, "max")
+    with pytest.raises(RuntimeError, match=r"index_add.*source must have shape \(1, 3\).*\(2, 3\)"):
+        lamina.index_add(x, 0, lamina.tensor([1]), x)
+    with pytest.raises(IndexError, match="index_fill.*out of range"):
+        lamina.index_fill(x, 1, lamina.tensor([3]), 0.0)
+    with pytest.raises(RuntimeError, match="repeat_interleave.*size as input along dim 0"):
+        lamina.repeat_interleave(x, lamina.tensor([1, 2, 3]), dim=0)
+    with pytest.raises(RuntimeError, match="take_along_dim.*dtype"):
+        lamina.take_along_dim(x, lamina.zeros(2, 3), 1)
+
+
+def test_zero_dim_scatter_and_index_ops():
+    for m in (lamina, torch):
+        x = m.tensor(1.5, dtype=m.float64)
+        out = m.scatter(x, 0, m.tensor(0), 4.0)
+        assert float(out) == 4.0 and out.dim() == 0
+        assert float(m.index_fill(x, 0, m.tensor([0]), 2.0)) == 2.0

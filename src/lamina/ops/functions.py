@@ -1123,6 +1123,346 @@ def lerp(input, end, weight):
         raise
 
 
+# --------------------------------------------------------------------------- more shape and indexing
+
+def einsum(equation, *operands):
+    """Einstein summation, as ``torch.einsum``: ``einsum("bij,bjk->bik", a, b)``; ellipsis broadcasts."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum(): the equation must be a string, got {type(equation).__name__}")
+    ts = _seq_tensors(operands, "einsum")
+    try:
+        subs, out = L.parse_einsum(equation, [tuple(x.shape) for x in ts])
+    except ValueError as e:
+        raise RuntimeError(f"einsum(): {e} (equation '{equation}', operand shapes "
+                           f"{[tuple(x.shape) for x in ts]})") from None
+    return L.Einsum.apply(tuple(subs), out, *ts)
+
+
+def roll(input, shifts, dims=None):
+    x = _t(input, "roll")
+    if dims is None:
+        if not isinstance(shifts, int):
+            if len(tuple(shifts)) != 1:
+                raise RuntimeError(f"roll: shifts {tuple(shifts)} need matching dims when dims is not given")
+            shifts = tuple(shifts)[0]
+        return reshape(S.Roll.apply(reshape(x, (-1,)), int(shifts), 0), tuple(x.shape))
+    one = isinstance(dims, int)
+    shifts_t = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims_t = (dims,) if one else tuple(dims)
+    if len(shifts_t) != len(dims_t):
+        raise RuntimeError(f"roll: shifts and dims must align. shifts: {len(shifts_t)}, dims: {len(dims_t)}")
+    axes = tuple(norm_dim(d, x.ndim, "roll") for d in dims_t)
+    return S.Roll.apply(x, tuple(int(v) for v in shifts_t), axes)
+
+
+def movedim(input, source, destination):
+    x = _t(input, "movedim")
+    src = (source,) if isinstance(source, int) else tuple(source)
+    dst = (destination,) if isinstance(destination, int) else tuple(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({list(src)} dims) should contain "
+                           f"the same number of dims as destination ({list(dst)} dims)")
+    src = tuple(norm_dim(d, x.ndim, "movedim") for d in src)
+    dst = tuple(norm_dim(d, x.ndim, "movedim") for d in dst)
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise RuntimeError(f"movedim: repeated dim in source {list(src)} or destination {list(dst)}")
+    if x.ndim == 0:
+        return x
+    order = [None] * x.ndim
+    for s, d in zip(src, dst):
+        order[d] = s
+    rest = iter(i for i in range(x.ndim) if i not in src)
+    order = tuple(o if o is not None else next(rest) for o in order)
+    return S.Permute.apply(x, order)
+
+
+moveaxis = movedim
+
+
+def narrow(input, dim, start, length):
+    x = _t(input, "narrow")
+    if x.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+    d = norm_dim(dim, x.ndim, "narrow")
+    n = x.shape[d]
+    start = int(start.item() if isinstance(start, _Tensor()) else start)
+    if not -n <= start <= n:
+        raise IndexError(f"narrow(): start ({start}) out of range [{-n}, {n}] for dimension {d} of a tensor of shape "
+                         f"{tuple(x.shape)}")
+    start %= n if n else 1
+    if length < 0 or start + length > n:
+        raise RuntimeError(f"narrow(): start ({start}) + length ({length}) exceeds dimension size ({n}) of a tensor "
+                           f"of shape {tuple(x.shape)}")
+    return I.GetItem.apply(x, (slice(None),) * d + (slice(start, start + length),))
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    x = _t(input, "diagonal")
+    if x.ndim < 2:
+        raise RuntimeError(f"diagonal: expected a tensor of at least 2 dims, got shape {tuple(x.shape)}")
+    d1, d2 = norm_dim(dim1, x.ndim, "diagonal"), norm_dim(dim2, x.ndim, "diagonal")
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return I.Diagonal.apply(x, int(offset), d1, d2)
+
+
+def diag(input, diagonal=0):
+    """A 1-D input becomes a square matrix with it on the ``diagonal``; a 2-D input gives that diagonal."""
+    x = _t(input, "diag")
+    if x.ndim == 1:
+        return I.DiagEmbed.apply(x, int(diagonal))
+    if x.ndim == 2:
+        return I.Diagonal.apply(x, int(diagonal), 0, 1)
+    raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {x.ndim}D (shape {tuple(x.shape)})")
+
+
+def trace(input):
+    x = _t(input, "trace")
+    if x.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {x.ndim} (shape {tuple(x.shape)})")
+    return sum(I.Diagonal.apply(x, 0, 0, 1))
+
+
+def kron(input, other):
+    a, b = _t(input, "kron"), _t(other, "kron")
+    if a._data.dtype != b._data.dtype:
+        a, b = E.coerce(a, b, "kron")
+    return L.Kron.apply(a, b)
+
+
+def cross(input, other, dim=None):
+    """The 3-vector cross product along ``dim`` (None: the first dim of size 3, as torch.cross)."""
+    a, b = _t(input, "cross"), _t(other, "cross")
+    if a._data.dtype != b._data.dtype:
+        a, b = E.coerce(a, b, "cross")
+    if a.ndim != b.ndim:
+        raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions, got shapes "
+                           f"{tuple(a.shape)} and {tuple(b.shape)}")
+    if dim is None:
+        dim = next((i for i in range(a.ndim) if a.shape[i] == 3 and b.shape[i] == 3), None)
+        if dim is None:
+            raise RuntimeError(f"cross: no dimension of size 3 in input (shapes {tuple(a.shape)} and "
+                               f"{tuple(b.shape)})")
+    d = norm_dim(dim, a.ndim, "cross")
+    if a.shape[d] != 3 or b.shape[d] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {d} must have length 3. Got {a.shape[d]} and "
+                           f"{b.shape[d]} (shapes {tuple(a.shape)} and {tuple(b.shape)})")
+    try:
+        return L.Cross.apply(a, b, d)
+    except ValueError:
+        raise E._shape_error("cross", a, b) from None
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Repeat each element (or each slice along ``dim``) ``repeats`` times; ``repeats`` an int or a 1-D tensor."""
+    Tensor = _Tensor()
+    x = _t(input, "repeat_interleave")
+    if repeats is None:  # repeat_interleave(repeats): arange(len) repeated
+        r = x._data
+        if r.ndim != 1 or r.dtype.kind not in "iu":
+            raise RuntimeError(f"repeat_interleave: repeats must be a 1-D integer tensor, got shape {tuple(x.shape)} "
+                               f"dtype {x.dtype}")
+        return _const(x.xp.repeat(x.xp.arange(r.shape[0], dtype="int64"), r))
+    if dim is None:
+        x = reshape(x, (-1,))
+        d = 0
+    else:
+        d = norm_dim(dim, x.ndim, "repeat_interleave")
+        if x.ndim == 0:
+            x = reshape(x, (1,))
+    xp = x.xp
+    n = x.shape[d]
+    if isinstance(repeats, Tensor):
+        r = repeats._data
+        if r.dtype.kind not in "iu" or r.ndim > 1:
+            raise RuntimeError(f"repeat_interleave: repeats must be an integer scalar or 1-D tensor, got shape "
+                               f"{tuple(repeats.shape)} dtype {repeats.dtype}")
+        r = r.reshape(-1)
+        if r.shape[0] not in (1, n):
+            raise RuntimeError(f"repeat_interleave: repeats must have the same size as input along dim {d} ({n}), "
+                               f"got {r.shape[0]} (input shape {tuple(x.shape)})")
+        if (r < 0).any():
+            raise RuntimeError("repeat_interleave: repeats can not be negative")
+    else:
+        if int(repeats) < 0:
+            raise RuntimeError(f"repeat_interleave: repeats can not be negative, got {repeats}")
+        r = int(repeats)
+    idx = xp.repeat(xp.arange(n, dtype="int64"), r)
+    return I.IndexSelect.apply(x, d, idx)
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids from 1-D tensors; ``indexing`` 'ij' (matrix, the default) or 'xy' (Cartesian)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but received: {indexing}")
+    ts = [_t(x, "meshgrid") for x in tensors]
+    for x in ts:
+        if x.ndim > 1:
+            raise RuntimeError(f"meshgrid: expected 0D or 1D tensors, got shape {tuple(x.shape)}")
+    ts = [reshape(x, (-1,)) for x in ts]
+    if builtins.any(x._data.dtype != ts[0]._data.dtype for x in ts):
+        raise RuntimeError(f"meshgrid: expected all tensors to have the same dtype, got {[x.dtype for x in ts]}")
+    swap = indexing == "xy" and len(ts) >= 2
+    if swap:
+        ts[0], ts[1] = ts[1], ts[0]
+    shape = tuple(x.shape[0] for x in ts)
+    out = []
+    for i, x in enumerate(ts):
+        view = [1] * len(ts)
+        view[i] = -1
+        out.append(expand(reshape(x, tuple(view)), shape))
+    if swap:  # 'xy' is 'ij' on (y, x, ...): the first two grids trade places
+        out[0], out[1] = out[1], out[0]
+    return tuple(out)
+
+
+def take_along_dim(input, indices, dim=None):
+    x, idx = _t(input, "take_along_dim"), _t(indices, "take_along_dim")
+    if idx._data.dtype.kind not in "iu":
+        raise RuntimeError(f"take_along_dim(): dtype of indices should be int64 but got {idx.dtype}")
+    if dim is None:
+        return gather(reshape(x, (-1,)), 0, reshape(idx, (-1,)))
+    d = norm_dim(dim, x.ndim, "take_along_dim")
+    if x.ndim != idx.ndim:
+        raise RuntimeError(f"take_along_dim(): input and indices should have the same number of dimensions, but got "
+                           f"{x.ndim} dimensions for input, and {idx.ndim} dimensions for indices")
+    import numpy as np  # shape arithmetic only
+
+    try:
+        sx = list(np.broadcast_shapes(tuple(s for i, s in enumerate(x.shape) if i != d),
+                                      tuple(s for i, s in enumerate(idx.shape) if i != d)))
+    except ValueError:
+        raise RuntimeError(f"take_along_dim(): input {tuple(x.shape)} and indices {tuple(idx.shape)} cannot be "
+                           f"broadcast apart from dim {d}") from None
+    xs, js = list(sx), list(sx)
+    xs.insert(d, x.shape[d])
+    js.insert(d, idx.shape[d])
+    data = idx._data % x.shape[d] if x.shape[d] else idx._data  # negative indices count from the end
+    return gather(expand(x, tuple(xs)), d, _const(x.xp.broadcast_to(data, tuple(js))))
+
+
+def _scatter_args(op, input, dim, index, src=None):
+    x = _t(input, op)
+    idx = _t(index, op)
+    if idx._data.dtype.kind not in "iu":
+        raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {idx.dtype}")
+    if x.ndim == 0:
+        x1, i1 = reshape(x, (1,)), reshape(idx, (1,)) if idx.ndim == 0 else idx
+        s1 = reshape(src, (1,)) if src is not None and src.ndim == 0 else src
+        return x1, 0, i1, s1, True
+    d = norm_dim(dim, x.ndim, op)
+    if idx.ndim != x.ndim:
+        raise RuntimeError(f"{op}(): Index tensor must have the same number of dimensions as self tensor (index "
+                           f"{tuple(idx.shape)}, self {tuple(x.shape)})")
+    for k in range(x.ndim):
+        if (k != d and idx.shape[k] > x.shape[k]) or (src is not None and idx.shape[k] > src.shape[k]):
+            raise RuntimeError(f"{op}(): Expected index {tuple(idx.shape)} to be smaller than self "
+                               f"{tuple(x.shape)} apart from dimension {d} and to be smaller size than src "
+                               f"{tuple(src.shape) if src is not None else None}")
+    if idx._data.size and (idx._data.min() < 0 or idx._data.max() >= x.shape[d]):
+        raise RuntimeError(f"{op}(): index out of bounds for dimension {d} with size {x.shape[d]} (index values in "
+                           f"[{int(idx._data.min())}, {int(idx._data.max())}])")
+    return x, d, idx, src, False
+
+
+def scatter(input, dim, index, src=None, value=None, *, reduce=None):
+    """out = input.clone(); out[index[i][j]][j] = src[i][j] (dim = 0), or the scalar ``value``."""
+    Tensor = _Tensor()
+    if src is not None and not isinstance(src, Tensor):
+        src, value = None, src  # scatter(input, dim, index, 1.5): the value form
+    if (src is None) == (value is None):
+        raise TypeError("scatter(): expected exactly one of src (a Tensor) or value (a number)")
+    if reduce is not None:
+        if reduce not in ("add", "multiply"):
+            raise RuntimeError(f"scatter(): reduce argument must be either add or multiply, got {reduce!r}")
+        if src is None:
+            src = full_like_index(index, value, _t(input, "scatter"))
+        return scatter_reduce(input, dim, index, src, "sum" if reduce == "add" else "prod")
+    x, d, idx, s, was0d = _scatter_args("scatter", input, dim, index, src)
+    if s is not None and s._data.dtype != x._data.dtype:
+        s = s.to(x.dtype)
+    out = I.Scatter.apply(x, d, idx._data, s, None if s is not None else _py_number(value))
+    return reshape(out, ()) if was0d else out
+
+
+def full_like_index(index, value, like):
+    return _const(like.xp.full(tuple(index.shape), value, dtype=like._data.dtype))
+
+
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    """Reduce ``src`` into ``input`` at ``index`` along ``dim``: 'sum', 'prod', 'mean', 'amax' or 'amin'."""
+    if reduce not in ("sum", "prod", "mean", "amax", "amin"):
+        raise RuntimeError(f"scatter_reduce(): reduce argument must be either sum, prod, mean, amax or amin, got "
+                           f"{reduce!r}")
+    s = _t(src, "scatter_reduce")
+    x, d, idx, s, was0d = _scatter_args("scatter_reduce", input, dim, index, s)
+    if s._data.dtype != x._data.dtype:
+        raise RuntimeError(f"scatter_reduce(): Expected self.dtype to be equal to src.dtype, got {x.dtype} and "
+                           f"{s.dtype}")
+    out = I.ScatterReduce.apply(x, d, idx._data, s, reduce, bool(include_self))
+    return reshape(out, ()) if was0d else out
+
+
+def _index_args(op, input, dim, index, source=None, negative=False):
+    x = _t(input, op)
+    d = norm_dim(dim, x.ndim, op)
+    idx = _t(index, op)
+    if idx.ndim > 1 or idx._data.dtype.kind not in "iu":
+        raise IndexError(f"{op}(): index must be a 1-D integer tensor, got shape {tuple(idx.shape)} dtype "
+                         f"{idx.dtype}")
+    i = idx._data.reshape(-1)
+    n = x.shape[d] if x.ndim else 1
+    if i.size and (i.min() < (-n if negative else 0) or i.max() >= n):  # only index_fill counts from the end
+        raise IndexError(f"{op}(): index out of range for dimension {d} with size {n} (values in "
+                         f"[{int(i.min())}, {int(i.max())}])")
+    i = i % n if n else i
+    if source is not None:
+        expect = list(x.shape)
+        if expect:
+            expect[d] = i.size
+        if tuple(source.shape) != tuple(expect) and not (x.ndim == 0 and source.numel() == 1):
+            raise RuntimeError(f"{op}(): source must have shape {tuple(expect)} (self {tuple(x.shape)} with "
+                               f"len(index) = {i.size} along dim {d}), got {tuple(source.shape)}")
+    return x, d, i
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    s = _t(source, "index_add")
+    x, d, i = _index_args("index_add", input, dim, index, s)
+    if s._data.dtype != x._data.dtype:
+        raise RuntimeError(f"index_add(): self ({x.dtype}) and source ({s.dtype}) must have the same scalar type")
+    if x.ndim == 0:
+        return reshape(I.IndexAdd.apply(reshape(x, (1,)), 0, i, reshape(s, (-1,)), alpha), ())
+    return I.IndexAdd.apply(x, d, i, s, alpha)
+
+
+def index_copy(input, dim, index, source):
+    s = _t(source, "index_copy")
+    x, d, i = _index_args("index_copy", input, dim, index, s)
+    if s._data.dtype != x._data.dtype:
+        raise RuntimeError(f"index_copy(): self ({x.dtype}) and source ({s.dtype}) must have the same scalar type")
+    if x.ndim == 0:
+        return reshape(I.IndexCopy.apply(reshape(x, (1,)), 0, i, reshape(s, (-1,))), ())
+    return I.IndexCopy.apply(x, d, i, s)
+
+
+def index_fill(input, dim, index, value):
+    """out = input with every slice ``index`` along ``dim`` set to ``value`` (a number or a 0-d tensor)."""
+    x, d, i = _index_args("index_fill", input, dim, index, negative=True)
+    xp = x.xp
+    n = x.shape[d] if x.ndim else 1
+    m = xp.zeros(n, dtype=bool)
+    m[i] = True
+    shape = [1] * x.ndim
+    if x.ndim:
+        shape[d] = n
+    return masked_fill(x, _const(m.reshape(shape)), value)
+
+
 # --------------------------------------------------------------------------- exports
 # Public ``lamina.<name>`` functions added beyond the first core set, and those that are also Tensor methods.
 
@@ -1131,10 +1471,15 @@ EXTRA_FUNCTIONS = (
     "arcsinh", "arccosh", "arctanh", "log2", "log10", "exp2", "expm1", "erf", "erfc", "erfinv", "frac", "floor",
     "ceil", "trunc", "fix", "round", "nan_to_num", "clamp_min", "clamp_max", "atan2", "arctan2", "hypot",
     "logaddexp", "fmod", "remainder", "lerp",
+    "einsum", "roll", "movedim", "moveaxis", "narrow", "diag", "diagonal", "trace", "kron", "cross",
+    "repeat_interleave", "meshgrid", "take_along_dim", "scatter", "scatter_reduce", "index_add", "index_copy",
+    "index_fill",
 )
 EXTRA_METHODS = (
     "sinh", "cosh", "tan", "asin", "acos", "atan", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan",
     "arcsinh", "arccosh", "arctanh", "log2", "log10", "exp2", "expm1", "erf", "erfc", "erfinv", "frac", "floor",
     "ceil", "trunc", "fix", "round", "nan_to_num", "clamp_min", "clamp_max", "atan2", "arctan2", "hypot",
     "logaddexp", "fmod", "remainder", "lerp",
+    "roll", "movedim", "moveaxis", "narrow", "diag", "diagonal", "trace", "kron", "cross", "repeat_interleave",
+    "take_along_dim", "scatter", "scatter_reduce", "index_add", "index_copy", "index_fill",
 )

@@ -53,3 +53,150 @@ class Matmul(Function):
                 gb = unbroadcast(xp.matmul(xp.swapaxes(a2, -1, -2), g), b2.shape)
             gb = gb.reshape(b.shape)
         return ga, gb
+
+
+# --------------------------------------------------------------------------- einsum
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def parse_einsum(equation, shapes):
+    """An explicit einsum plan: one subscript string per operand and for the output, ellipses expanded.
+
+    A label whose size is 1 in one operand but larger elsewhere (broadcasting) gets a fresh label in that operand,
+    so each label has one size and backward can sum it out. Raises ValueError with the reason.
+    """
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(f"{len(terms)} operand subscripts for {len(shapes)} operands")
+    used = set(c for c in eq if c.isalpha())
+    bad = set(eq) - set(_LETTERS) - set(",->.")
+    if bad:
+        raise ValueError(f"invalid subscript characters {sorted(bad)}")
+    fresh = iter(c for c in _LETTERS if c not in used)
+    n_ell = 0
+    for t, shp in zip(terms, shapes):
+        if t.count("...") > 1 or t.replace("...", "").count(".") or ("..." not in t and len(t) != len(shp)):
+            raise ValueError(f"subscripts '{t}' do not match an operand of {len(shp)} dims {tuple(shp)}")
+        if "..." in t:
+            k = len(shp) - (len(t) - 3)
+            if k < 0:
+                raise ValueError(f"subscripts '{t}' have more labels than the operand's {len(shp)} dims")
+            n_ell = max(n_ell, k)
+    ell = "".join(next(fresh) for _ in range(n_ell))
+    subs = []
+    for t, shp in zip(terms, shapes):
+        if "..." in t:
+            k = len(shp) - (len(t) - 3)
+            t = t.replace("...", ell[n_ell - k:] if k else "")
+        subs.append(t)
+    if arrow:
+        out = rhs.replace("...", ell)
+        if rhs.replace("...", "").count(".") or len(set(out)) != len(out):
+            raise ValueError(f"invalid output subscripts '{rhs}'")
+        for c in out:
+            if not any(c in s for s in subs):
+                raise ValueError(f"output label '{c}' does not appear in the operands")
+    else:
+        counts = {}
+        for s in subs:
+            for c in s:
+                counts[c] = counts.get(c, 0) + 1
+        out = ell + "".join(sorted((c for c, n in counts.items() if n == 1 and c not in ell),
+                                   key=_LETTERS.index))
+    sizes = {}
+    for s, shp in zip(subs, shapes):
+        for c, n in zip(s, shp):
+            if sizes.get(c, 1) != n and n != 1 and sizes.get(c, 1) != 1:
+                raise ValueError(f"label '{c}' has sizes {sizes[c]} and {n}")
+            sizes[c] = max(sizes.get(c, 1), n)
+    subs = ["".join(next(fresh) if n == 1 and sizes[c] > 1 else c for c, n in zip(s, shp))
+            for s, shp in zip(subs, shapes)]
+    return subs, out
+
+
+class Einsum(Function):
+    """y = einsum(subs -> out, *operands);  d operand_i = einsum of dy with the other operands, onto subs_i
+    (labels summed out only in operand i are broadcast back, repeated labels are written onto the diagonal)."""
+
+    @staticmethod
+    def forward(ctx, subs, out, *ops):
+        ctx.save_for_backward(*ops)
+        ctx.meta = (subs, out)
+        eq = ",".join(subs) + "->" + out
+        return ctx.xp.einsum(eq, *ops, optimize=len(ops) > 2)
+
+    @staticmethod
+    def backward(ctx, g):
+        ops = ctx.saved_tensors
+        subs, out = ctx.meta
+        xp = ctx.xp
+        grads = [None, None]
+        for i, (s, x) in enumerate(zip(subs, ops)):
+            if not ctx.needs_input_grad[i + 2]:
+                grads.append(None)
+                continue
+            others = [subs[j] for j in range(len(ops)) if j != i]
+            uniq = "".join(dict.fromkeys(s))
+            present = "".join(c for c in uniq if c in out or any(c in o for o in others))
+            eq = ",".join([out] + others) + "->" + present
+            r = xp.einsum(eq, g, *ops[:i], *ops[i + 1:], optimize=len(ops) > 2)
+            size = {c: n for c, n in zip(s, x.shape)}
+            r = xp.broadcast_to(r.reshape([size[c] if c in present else 1 for c in uniq]), [size[c] for c in uniq])
+            if len(uniq) == len(s):
+                grads.append(xp.ascontiguousarray(r).astype(x.dtype, copy=False))
+                continue
+            gx = xp.zeros(x.shape, dtype=g.dtype)
+            idx = []
+            for c in s:
+                shape = [1] * len(uniq)
+                shape[uniq.index(c)] = size[c]
+                idx.append(xp.arange(size[c]).reshape(shape))
+            gx[tuple(idx)] = r
+            grads.append(gx)
+        return tuple(grads)
+
+
+class Kron(Function):
+    """Kronecker product: out[i*nb + j] = a[i] b[j] per dim;  da = Σ_j g[i, j] b[j],  db = Σ_i g[i, j] a[i]"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        nd = max(a.ndim, b.ndim)
+        a2 = a.reshape((1,) * (nd - a.ndim) + a.shape)
+        b2 = b.reshape((1,) * (nd - b.ndim) + b.shape)
+        ar = a2.reshape([v for s in a2.shape for v in (s, 1)])
+        br = b2.reshape([v for s in b2.shape for v in (1, s)])
+        ctx.save_for_backward(ar, br)
+        ctx.shapes = (a.shape, b.shape)
+        return (ar * br).reshape([p * q for p, q in zip(a2.shape, b2.shape)])
+
+    @staticmethod
+    def backward(ctx, g):
+        ar, br = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        gr = g.reshape([v for p, q in zip(ar.shape[::2], br.shape[1::2]) for v in (p, q)])
+        odd, even = tuple(range(1, gr.ndim, 2)), tuple(range(0, gr.ndim, 2))
+        ga = (gr * br).sum(axis=odd).reshape(sa) if ctx.needs_input_grad[0] else None
+        gb = (gr * ar).sum(axis=even).reshape(sb) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Cross(Function):
+    """c = a × b along ``dim`` (size 3);  da = b × g,  db = g × a (summed back over broadcast dims)"""
+
+    @staticmethod
+    def forward(ctx, a, b, dim):
+        ctx.save_for_backward(a, b)
+        ctx.dim = dim
+        return ctx.xp.cross(a, b, axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        xp, dim = ctx.xp, ctx.dim
+        ga = unbroadcast(xp.cross(b, g, axis=dim), a.shape) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(xp.cross(g, a, axis=dim), b.shape) if ctx.needs_input_grad[1] else None
+        return ga, gb, None

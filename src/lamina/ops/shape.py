@@ -129,3 +129,18 @@ class Pad(Function):
         if any(lo < 0 or hi < 0 for lo, hi in widths):
             g = xp.pad(g, [(max(-lo, 0), max(-hi, 0)) for lo, hi in widths])
         return g, None, None
+
+
+class Roll(Function):
+    """y = x shifted cyclically by ``shifts`` along ``axes``; the gradient is rolled back."""
+
+    @staticmethod
+    def forward(ctx, x, shifts, axes):
+        ctx.meta = (shifts, axes)
+        return ctx.xp.roll(x, shifts, axis=axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        shifts, axes = ctx.meta
+        back = tuple(-s for s in shifts) if isinstance(shifts, tuple) else -shifts
+        return ctx.xp.roll(g, back, axis=axes), None, None
