@@ -283,3 +283,108 @@ def test_zero_dim_scatter_and_index_ops():
         out = m.scatter(x, 0, m.tensor(0), 4.0)
         assert float(out) == 4.0 and out.dim() == 0
         assert float(m.index_fill(x, 0, m.tensor([0]), 2.0)) == 2.0
+
+
+# --------------------------------------------------------------------------- scans, medians, counting
+
+WITH_ZEROS = const(np.array([[1.5, 0.0, 2.0, -1.0, 0.0, 3.0], [0.5, -2.0, 0.0, 1.5, 2.0, 0.7],
+                             [1.1, 0.9, -1.3, 2.0, 0.8, 1.2]]), "with_zeros")
+WITH_NAN = const(np.array([[1.0, np.nan, 2.0], [np.nan, np.nan, 0.5], [3.0, -1.0, 4.0]]), "with_nan")
+RD = [
+    Case("cumprod", lambda m, x: m.cumprod(x, 1), [(3, 5)]),
+    Case("cumprod", lambda m, x: x.cumprod(dim=-3), [(4, 2, 3)]),
+    Case("cumprod", lambda m, x: m.cumprod(x, 0), [()]),
+    Case("cumprod", lambda m, x: m.cumprod(x, 0), [(0, 3)]),
+    Case("cumprod_zeros", lambda m, x: m.cumprod(x, 1), [WITH_ZEROS]),
+    Case("cumprod_zeros", lambda m, x: m.cumprod(x.T, 0), [WITH_ZEROS]),
+    Case("cumprod_int", lambda m, x: m.cumprod(x, 0), [ints((5,), -3, 4)]),
+    Case("cummax", lambda m, x: m.cummax(x, 1), [(3, 5)]),
+    Case("cummax", lambda m, x: x.cummax(0), [const(np.array([1.0, 3.0, 3.0, 2.0, 5.0, 5.0]))], gradcheck=False),
+    Case("cummin", lambda m, x: m.cummin(x, -1), [(2, 3, 4)]),
+    Case("cummin", lambda m, x: x.cummin(0), [const(np.array([2.0, 1.0, 1.0, np.nan, 0.0, np.nan]))],
+         gradcheck=False),
+    Case("cummax", lambda m, x: m.cummax(x, 0), [()]),
+    Case("logcumsumexp", lambda m, x: m.logcumsumexp(x, 1), [(3, 5)]),
+    Case("logcumsumexp", lambda m, x: x.logcumsumexp(0), [const(np.array([-800.0, 1.0, 700.0, -3.0, 750.0]))],
+         gradcheck=False),
+    Case("logcumsumexp", lambda m, x: m.logcumsumexp(x, -1), [(2, 0)]),
+    Case("median", lambda m, x: m.median(x), [(3, 5)]),
+    Case("median", lambda m, x: x.median(), [(4,)]),
+    Case("median", lambda m, x: m.median(x), [const(np.array([1.0, 2.0, 2.0, 3.0, 2.0]))], gradcheck=False),
+    Case("median", lambda m, x: m.median(x), [WITH_NAN], gradcheck=False),
+    Case("median_dim", lambda m, x: m.median(x, 1), [(3, 6)]),
+    Case("median_dim", lambda m, x: x.median(dim=0, keepdim=True), [(5, 2)]),
+    Case("median_dim", lambda m, x: m.median(x, -1), [(2, 3, 1)]),
+    Case("median_dim", lambda m, x: m.median(x, 0), [()]),
+    Case("nansum", lambda m, x: m.nansum(x), [WITH_NAN]),
+    Case("nansum", lambda m, x: x.nansum(dim=1, keepdim=True), [WITH_NAN]),
+    Case("nansum", lambda m, x: m.nansum(x, (0, 1)), [(2, 0)]),
+    Case("nanmean", lambda m, x: m.nanmean(x), [WITH_NAN]),
+    Case("nanmean", lambda m, x: x.nanmean(dim=0), [WITH_NAN]),
+    Case("nanmean", lambda m, x: m.nanmean(x, -1, keepdim=True), [(3, 4)]),
+    Case("count_nonzero", lambda m, x: m.count_nonzero(x), [WITH_ZEROS]),
+    Case("count_nonzero", lambda m, x: x.count_nonzero(dim=1), [WITH_ZEROS]),
+    Case("count_nonzero", lambda m, x: m.count_nonzero(x, (0, 1)), [WITH_ZEROS]),
+    Case("unique", lambda m, x: m.unique(x), [ints((4, 5), -3, 4)]),
+    Case("unique", lambda m, x: m.unique(x, return_inverse=True, return_counts=True), [ints((4, 5), -3, 4)]),
+    Case("unique", lambda m, x: x.detach().unique(return_counts=True), [const(np.array([2.0, 1.0, 2.0, 1.0, 0.5]))]),
+    Case("unique", lambda m, x: m.unique(x, return_inverse=True, dim=0),
+         [const(np.array([[1, 2], [0, 1], [1, 2], [0, 0]]))]),
+    Case("bincount", lambda m, x: m.bincount(x), [ints((10,), 0, 5)]),
+    Case("bincount", lambda m, x: x.bincount(minlength=8), [ints((10,), 0, 5)]),
+    Case("bincount", lambda m, x, w: m.bincount(x, w.detach()), [ints((6,), 0, 4), (6,)]),
+    Case("histc", lambda m, x: m.histc(x.detach(), bins=5), [(30,)]),
+    Case("histc", lambda m, x: x.detach().histc(bins=4, min=-1, max=1), [(30,)]),
+    Case("histc", lambda m, x: m.histc(x, bins=3, min=0, max=3), [const(np.array([0.0, 1.0, 2.0, 3.0, 3.5, -1.0]))],
+         gradcheck=False),
+    Case("searchsorted", lambda m, s, v: m.searchsorted(s, v), [const(np.array([1.0, 2.0, 2.0, 5.0])),
+                                                                 const(np.array([[0.5, 2.0], [5.0, 9.0]]))]),
+    Case("searchsorted", lambda m, s, v: m.searchsorted(s, v, right=True), [const(np.array([1.0, 2.0, 2.0, 5.0])),
+                                                                             const(np.array([2.0, 5.0, 1.0]))]),
+    Case("searchsorted", lambda m, s, v: m.searchsorted(s, v, side="right"),
+         [const(np.array([[1.0, 3.0, 5.0], [2.0, 2.0, 4.0]])), const(np.array([[3.0, 0.0], [2.0, 4.5]]))]),
+    Case("searchsorted", lambda m, s, v: m.searchsorted(s, v, out_int32=True),
+         [const(np.array([[1.0, 3.0, 5.0], [2.0, 2.0, 4.0]])), const(np.array([[3.0, 0.0], [2.0, 4.5]]))]),
+    Case("bucketize", lambda m, v, b: m.bucketize(v, b), [const(np.array([[0.5, 2.0], [5.0, 9.0]])),
+                                                           const(np.array([1.0, 2.0, 5.0]))]),
+    Case("bucketize", lambda m, v, b: m.bucketize(v, b, right=True), [const(np.array([0.5, 2.0, 5.0, 9.0])),
+                                                                       const(np.array([1.0, 2.0, 5.0]))]),
+]
+
+
+@pytest.mark.parametrize("case", RD, ids=repr)
+def test_scans_reductions_match_torch(case):
+    check(case)
+
+
+@pytest.mark.parametrize("case", by_name(RD), ids=repr)
+def test_scans_reductions_gradcheck(case):
+    if any(isinstance(s, tuple) and 0 in s for s in case.inputs):
+        return
+    check_gradcheck(case)
+
+
+def test_cumprod_zero_gradcheck():
+    x = lamina.tensor(np.array([[1.5, 0.0, 2.0, -1.0, 0.0, 3.0], [0.5, -2.0, 0.0, 1.5, 2.0, 0.7]]),
+                      requires_grad=True)
+    assert lamina.autograd.gradcheck(lambda t: lamina.cumprod(t, 1), [x], eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+def test_reduction_errors():
+    x = lamina.randn(2, 3)
+    with pytest.raises(IndexError, match=r"cumprod.*range"):
+        lamina.cumprod(x, 2)
+    with pytest.raises(IndexError, match=r"median.*non-zero size.*\(2, 0\)"):
+        lamina.median(lamina.zeros(2, 0), 1)
+    with pytest.raises(RuntimeError, match="nanmean.*floating point.*int64"):
+        lamina.nanmean(lamina.tensor([1, 2]))
+    with pytest.raises(RuntimeError, match="bincount.*non-negative"):
+        lamina.bincount(lamina.tensor([1, -1]))
+    with pytest.raises(RuntimeError, match=r"bincount: weights.*\(3,\).*\(2,\)"):
+        lamina.bincount(lamina.tensor([1, 0]), lamina.ones(3))
+    with pytest.raises(RuntimeError, match=r"searchsorted.*\[2, 3\].*\[3, 1\]"):
+        lamina.searchsorted(lamina.zeros(2, 3), lamina.zeros(3, 1))
+    with pytest.raises(RuntimeError, match="bucketize: boundaries tensor must be 1 dimension"):
+        lamina.bucketize(x, x)
+    with pytest.raises(RuntimeError, match="histc: bins"):
+        lamina.histc(x, bins=0)

@@ -1463,6 +1463,198 @@ def index_fill(input, dim, index, value):
     return masked_fill(x, _const(m.reshape(shape)), value)
 
 
+# --------------------------------------------------------------------------- scans, medians, nan-aware and counting
+
+_cummax_values, _cummin_values, _median_values = (_return_type(n) for n in ("cummax", "cummin", "median"))
+
+
+def _scan_input(input, dim, op, dtype=None):
+    x = _t(input, op)
+    if dtype is not None:
+        x = x.to(dtype)
+    d = norm_dim(dim, x.ndim, op)
+    return x, d
+
+
+def cumprod(input, dim, *, dtype=None):
+    x, d = _scan_input(input, dim, "cumprod", dtype)
+    if x._data.dtype.kind in "bui":
+        x = x.to(_int64_dtype())  # integer products accumulate in int64, as in PyTorch
+    if x.ndim == 0:
+        return x.clone()
+    return R.Cumprod.apply(x, d)
+
+
+def _int64_dtype():
+    from lamina.backend.dtypes import int64
+
+    return int64
+
+
+def _cum_extreme(cls, op, rtype):
+    def fn(input, dim):
+        x, d = _scan_input(input, dim, op)
+        if x.ndim == 0:
+            return rtype(x.clone(), _const(x.xp.zeros((), dtype="int64")))
+        return rtype(*cls.apply(x, d))
+
+    fn.__name__ = op
+    fn.__doc__ = f"{op}(input, dim): running (values, indices) along dim; ties take the latest index."
+    return fn
+
+
+cummax = _cum_extreme(R.Cummax, "cummax", _cummax_values)
+cummin = _cum_extreme(R.Cummin, "cummin", _cummin_values)
+
+
+def logcumsumexp(input, dim):
+    x = _float_input(input, "logcumsumexp")
+    d = norm_dim(dim, x.ndim, "logcumsumexp")
+    if x.ndim == 0:
+        return x.clone()
+    return R.Logcumsumexp.apply(x, d)
+
+
+def median(input, dim=None, keepdim=False):
+    """The lower median (of all elements, or (values, indices) along ``dim``); NaN propagates."""
+    x = _t(input, "median")
+    if dim is None:
+        if x._data.size == 0:
+            return _const(x.xp.asarray(float("nan"), dtype=x._data.dtype))
+        return R.MedianAll.apply(x)
+    d = norm_dim(dim, x.ndim, "median")
+    if x.ndim == 0:
+        return _median_values(x.clone(), _const(x.xp.zeros((), dtype="int64")))
+    _check_nonempty(x, (d,), "median")
+    return _median_values(*R.MedianDim.apply(x, d, keepdim))
+
+
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    x = _t(input, "nansum")
+    npd = _np_dtype_or_none(dtype)
+    if npd is None and x._data.dtype.kind in "bui":
+        npd = x.xp.int64
+    return R.Nansum.apply(x, norm_dims(dim, x.ndim, "nansum"), keepdim, npd)
+
+
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    x = _t(input, "nanmean")
+    if dtype is not None:
+        x = x.to(dtype)
+    if x._data.dtype.kind != "f":
+        raise RuntimeError(f"nanmean(): expected input to have floating point dtype but got {x.dtype}")
+    return R.Nanmean.apply(x, norm_dims(dim, x.ndim, "nanmean"), keepdim)
+
+
+def count_nonzero(input, dim=None):
+    x = _t(input, "count_nonzero")
+    axes = norm_dims(dim, x.ndim, "count_nonzero")
+    return _const(x.xp.asarray(x.xp.count_nonzero(x._data, axis=axes)).astype("int64"))
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
+    """The distinct elements (sorted), optionally with the inverse indices and the counts; ``dim`` for slices."""
+    x = _t(input, "unique")
+    xp = x.xp
+    if dim is None:
+        vals, inv, cnt = xp.unique(x._data.reshape(-1), return_inverse=True, return_counts=True)
+        inv = inv.reshape(x.shape)
+    else:
+        d = norm_dim(dim, x.ndim, "unique")
+        if x.shape[d] == 0:
+            raise RuntimeError(f"unique: number of sizes along dim {d} is 0 (shape {tuple(x.shape)})")
+        vals, inv, cnt = xp.unique(x._data, return_inverse=True, return_counts=True, axis=d)
+        inv = inv.reshape(-1)
+    out = [_const(vals)]
+    if return_inverse:
+        out.append(_const(inv.astype("int64")))
+    if return_counts:
+        out.append(_const(cnt.astype("int64")))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def bincount(input, weights=None, minlength=0):
+    x = _t(input, "bincount")
+    if x.ndim != 1 or x._data.dtype.kind not in "iu":
+        raise RuntimeError(f"bincount only supports 1-d non-negative integral inputs, got shape {tuple(x.shape)} "
+                           f"dtype {x.dtype}")
+    if x._data.size and x._data.min() < 0:
+        raise RuntimeError(f"bincount only supports 1-d non-negative integral inputs (minimum {int(x._data.min())})")
+    if minlength < 0:
+        raise RuntimeError(f"bincount: minlength should be >= 0, got {minlength}")
+    xp = x.xp
+    if weights is None:
+        return _const(xp.bincount(x._data, minlength=minlength).astype("int64"))
+    w = _t(weights, "bincount")
+    if tuple(w.shape) != tuple(x.shape):
+        raise RuntimeError(f"bincount: weights should be 1-d and have the same length as input, got "
+                           f"{tuple(w.shape)} for input {tuple(x.shape)}")
+    dt = w._data.dtype if w._data.dtype.kind == "f" else xp.float64
+    return _const(xp.bincount(x._data, weights=w._data, minlength=minlength).astype(dt))
+
+
+def histc(input, bins=100, min=0, max=0):  # noqa: A002
+    """A histogram of ``bins`` equal bins over [min, max] (both 0: the data's range); outside values are ignored."""
+    x = _t(input, "histc")
+    if x._data.dtype.kind != "f":
+        raise RuntimeError(f"histc: expected a floating point tensor, got {x.dtype}")
+    if bins <= 0:
+        raise RuntimeError(f"histc: bins must be > 0, got {bins}")
+    xp = x.xp
+    data = x._data.reshape(-1)
+    lo, hi = float(min), float(max)
+    if lo == hi and data.size:
+        lo, hi = float(data.min()), float(data.max())
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1
+    if lo > hi or not (builtins.abs(lo) < float("inf") and builtins.abs(hi) < float("inf")):
+        raise RuntimeError(f"histc: range of [{lo}, {hi}] is not finite or min > max")
+    inside = data[(data >= lo) & (data <= hi)]
+    pos = ((inside - lo) * bins / (hi - lo)).astype(xp.int64)  # PyTorch's bin arithmetic
+    pos = xp.minimum(pos, bins - 1)
+    return _const(xp.bincount(pos, minlength=bins).astype(x._data.dtype))
+
+
+def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None):
+    """Indices where ``input`` would be inserted into the (innermost-dim sorted) ``sorted_sequence``."""
+    Tensor = _Tensor()
+    seq = _t(sorted_sequence, "searchsorted")
+    scalar = not isinstance(input, Tensor)
+    v = _t(input, "searchsorted")
+    if side is not None:
+        if side not in ("left", "right"):
+            raise RuntimeError(f"searchsorted(): side can only be 'left' or 'right' but got {side}")
+        if right and side == "left":
+            raise RuntimeError("searchsorted(): side and right can't be set to opposites, got side of left while "
+                               "right was True")
+        right = side == "right"
+    xp = seq.xp
+    s = seq._data
+    if sorter is not None:
+        s = xp.take_along_axis(s, _t(sorter, "searchsorted")._data, axis=-1)
+    if s.ndim == 0:
+        raise RuntimeError("searchsorted(): boundaries tensor should have positive dimension")
+    if s.ndim == 1:
+        out = xp.searchsorted(s, v._data, side="right" if right else "left")
+    else:
+        if scalar or v.ndim != s.ndim or tuple(v.shape[:-1]) != tuple(s.shape[:-1]):
+            raise RuntimeError(f"searchsorted(): boundaries tensor should be 1 dimension or the first N-1 dimensions "
+                               f"of boundaries tensor and input value tensor must match, but we got boundaries "
+                               f"tensor {list(seq.shape)} and input value tensor {list(v.shape)}")
+        # count the boundaries below each value, row by row: one comparison per (value, boundary) pair
+        cmp = s[..., None, :] <= v._data[..., :, None] if right else s[..., None, :] < v._data[..., :, None]
+        out = cmp.sum(axis=-1)
+    return _const(xp.asarray(out).astype("int32" if out_int32 else "int64"))
+
+
+def bucketize(input, boundaries, *, out_int32=False, right=False):
+    """The bucket of each element: i with boundaries[i-1] < x <= boundaries[i] (right=False)."""
+    b = _t(boundaries, "bucketize")
+    if b.ndim != 1:
+        raise RuntimeError(f"bucketize: boundaries tensor must be 1 dimension, but got dim({b.ndim})")
+    return searchsorted(b, input, out_int32=out_int32, right=right)
+
+
 # --------------------------------------------------------------------------- exports
 # Public ``lamina.<name>`` functions added beyond the first core set, and those that are also Tensor methods.
 
@@ -1473,7 +1665,8 @@ EXTRA_FUNCTIONS = (
     "logaddexp", "fmod", "remainder", "lerp",
     "einsum", "roll", "movedim", "moveaxis", "narrow", "diag", "diagonal", "trace", "kron", "cross",
     "repeat_interleave", "meshgrid", "take_along_dim", "scatter", "scatter_reduce", "index_add", "index_copy",
-    "index_fill",
+    "index_fill", "cumprod", "cummax", "cummin", "logcumsumexp", "median", "nansum", "nanmean", "count_nonzero",
+    "unique", "bincount", "histc", "searchsorted", "bucketize",
 )
 EXTRA_METHODS = (
     "sinh", "cosh", "tan", "asin", "acos", "atan", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan",
@@ -1482,4 +1675,6 @@ EXTRA_METHODS = (
     "logaddexp", "fmod", "remainder", "lerp",
     "roll", "movedim", "moveaxis", "narrow", "diag", "diagonal", "trace", "kron", "cross", "repeat_interleave",
     "take_along_dim", "scatter", "scatter_reduce", "index_add", "index_copy", "index_fill",
+    "cumprod", "cummax", "cummin", "logcumsumexp", "median", "nansum", "nanmean", "count_nonzero", "unique",
+    "bincount", "histc",
 )

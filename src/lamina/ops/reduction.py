@@ -276,3 +276,199 @@ class Logsumexp(Function):
         g = expand_reduced(g, x.shape, axes, keepdim)
         with quiet(ctx.xp):  # a slice of all -inf gives nan, as in PyTorch
             return g * ctx.xp.exp(x - out), None, None
+
+
+# --------------------------------------------------------------------------- scans
+
+
+def _rev_cumsum(xp, a, axis):
+    return xp.flip(xp.cumsum(xp.flip(a, axis=axis), axis=axis), axis=axis)
+
+
+class Cumprod(Function):
+    """y_i = prod_{j<=i} x_j;  dx_k = Σ_{i>=k} g_i prod_{j<=i, j≠k} x_j, exact with zeros:
+    before the first zero it is revcumsum(g y)/x; at the first zero, the same sum with that zero set to 1;
+    after it, 0."""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        y = ctx.xp.cumprod(x, axis=dim)
+        ctx.save_for_backward(x, y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        xp, d = ctx.xp, ctx.dim
+        n = x.shape[d]
+        if n == 0:
+            return g, None
+        shape = [1] * x.ndim
+        shape[d] = n
+        pos = xp.arange(n).reshape(shape)
+        is_zero = x == 0
+        first = xp.where(is_zero.any(axis=d, keepdims=True), xp.argmax(is_zero, axis=d, keepdims=True), n)
+        with quiet(xp):
+            before = _rev_cumsum(xp, g * y, d) / xp.where(pos < first, x, 1)
+        x1 = xp.where(pos == first, 1, x).astype(x.dtype, copy=False)
+        at = _rev_cumsum(xp, g * xp.cumprod(x1, axis=d), d)
+        gx = xp.where(pos < first, before, xp.where(pos == first, at, 0))
+        return gx.astype(g.dtype, copy=False), None
+
+
+class _CumExtreme(Function):
+    """cummax/cummin: (values, indices); ties and NaN take the latest index (as PyTorch); backward routes each
+    gradient to the index it came from."""
+
+    @classmethod
+    def forward(cls, ctx, x, dim):
+        xp = ctx.xp
+        vals = cls._acc(xp).accumulate(x, axis=dim)
+        shape = [1] * x.ndim
+        shape[dim] = x.shape[dim]
+        pos = xp.broadcast_to(xp.arange(x.shape[dim]).reshape(shape), x.shape)
+        hit = (x == vals) | (xp.isnan(x) if x.dtype.kind == "f" else False)
+        idx = xp.maximum.accumulate(xp.where(hit, pos, 0), axis=dim).astype(xp.int64)
+        ctx.save_for_backward(idx)
+        ctx.meta = (x.shape, dim)
+        ctx.mark_non_differentiable(idx)
+        return vals, idx
+
+    @staticmethod
+    def backward(ctx, g, _gi):
+        from lamina.ops.indexing import _gather_index
+
+        (idx,) = ctx.saved_tensors
+        shape, dim = ctx.meta
+        gx = ctx.xp.zeros(shape, dtype=g.dtype)
+        ctx.xp.add.at(gx, _gather_index(ctx.xp, idx, dim), g)
+        return gx, None
+
+
+class Cummax(_CumExtreme):
+    _acc = staticmethod(lambda xp: xp.maximum)
+
+
+class Cummin(_CumExtreme):
+    _acc = staticmethod(lambda xp: xp.minimum)
+
+
+def _log_rev_cumsum_exp(xp, a, axis):
+    return xp.flip(xp.logaddexp.accumulate(xp.flip(a, axis=axis), axis=axis), axis=axis)
+
+
+class Logcumsumexp(Function):
+    """y_i = log Σ_{j<=i} exp(x_j) (a running logaddexp);  dx_k = Σ_{i>=k} g_i exp(x_k - y_i),
+    summed in log space separately for the positive and negative parts of g (no overflow)."""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        with quiet(ctx.xp):
+            y = ctx.xp.logaddexp.accumulate(x, axis=dim) if x.size else x.copy()
+        ctx.save_for_backward(x, y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        xp, d = ctx.xp, ctx.dim
+        if x.size == 0:
+            return g, None
+        with quiet(xp):
+            pos = xp.exp(_log_rev_cumsum_exp(xp, xp.log(xp.where(g > 0, g, 0)) - y, d) + x)
+            neg = xp.exp(_log_rev_cumsum_exp(xp, xp.log(xp.where(g < 0, -g, 0)) - y, d) + x)
+        return (pos - neg).astype(g.dtype, copy=False), None
+
+
+# --------------------------------------------------------------------------- median and nan-aware reductions
+
+
+def _lower_median_index(xp, x, axis):
+    """Index (along ``axis``) of the lower median; a slice holding NaN gives its first NaN (NaN propagates)."""
+    n = x.shape[axis]
+    order = xp.argsort(x, axis=axis, kind="stable")
+    k = xp.take(order, [(n - 1) // 2], axis=axis)
+    if x.dtype.kind == "f":
+        nan = xp.isnan(x)
+        has = nan.any(axis=axis, keepdims=True)
+        k = xp.where(has, xp.argmax(nan, axis=axis, keepdims=True), k)
+    return k
+
+
+class MedianAll(Function):
+    """The lower median of all elements; the gradient is shared evenly among the elements equal to it."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = ctx.xp
+        flat = x.reshape(-1)
+        m = flat[_lower_median_index(xp, flat, 0)[0]]
+        ctx.save_for_backward(x, m)
+        return xp.asarray(m)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, m = ctx.saved_tensors
+        mask = (x == m) | ((x != x) & (m != m))
+        return mask * (g / mask.sum()).astype(g.dtype, copy=False)
+
+
+class MedianDim(Function):
+    """(values, indices) of the lower median along ``dim``; the gradient goes to the index taken."""
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim):
+        xp = ctx.xp
+        idx = _lower_median_index(xp, x, dim)
+        vals = xp.take_along_axis(x, idx, axis=dim)
+        ctx.save_for_backward(idx)
+        ctx.meta = (x.shape, dim, keepdim)
+        if not keepdim:
+            vals, idx = vals.squeeze(dim), idx.squeeze(dim)
+        idx = idx.astype(xp.int64, copy=False)
+        ctx.mark_non_differentiable(idx)
+        return vals, idx
+
+    backward = _ExtremeDim.backward
+
+
+class Nansum(Function):
+    """y = Σ x over axes, NaN counted as 0;  dy/dx = 1 where x is not NaN"""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, np_dtype):
+        ctx.save_for_backward(x)
+        ctx.meta = (axes, keepdim)
+        return ctx.xp.nansum(x, axis=axes, keepdims=keepdim, dtype=np_dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        axes, keepdim = ctx.meta
+        g = expand_reduced(g, x.shape, axes, keepdim)
+        return (g * ~ctx.xp.isnan(x)).astype(g.dtype, copy=False), None, None, None
+
+
+class Nanmean(Function):
+    """y = mean of the non-NaN x over axes;  dy/dx = 1/count where x is not NaN"""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        xp = ctx.xp
+        keep = ~xp.isnan(x)
+        count = keep.sum(axis=axes, keepdims=True)
+        with quiet(xp):
+            out = (xp.nansum(x, axis=axes, keepdims=True) / count).astype(x.dtype, copy=False)
+        ctx.save_for_backward(keep, count)
+        ctx.meta = (x.shape, axes, keepdim)
+        return out if keepdim else out.reshape([s for i, s in enumerate(x.shape) if i not in axes])
+
+    @staticmethod
+    def backward(ctx, g):
+        keep, count = ctx.saved_tensors
+        shape, axes, keepdim = ctx.meta
+        g = expand_reduced(g, shape, axes, keepdim)
+        with quiet(ctx.xp):
+            return (keep * (g / count)).astype(g.dtype, copy=False), None, None
