@@ -210,7 +210,7 @@ def _lazy(name):
 
 def __getattr__(name):
     if name in ("nn", "optim", "utils", "datasets", "transforms", "training", "models", "tune", "explain",
-                "profiler", "serialization", "cli", "cuda"):
+                "profiler", "serialization", "cli", "cuda", "linalg"):
         mod = _lazy(name)
         globals()[name] = mod
         return mod

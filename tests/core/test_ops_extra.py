@@ -388,3 +388,105 @@ def test_reduction_errors():
         lamina.bucketize(x, x)
     with pytest.raises(RuntimeError, match="histc: bins"):
         lamina.histc(x, bins=0)
+
+
+# --------------------------------------------------------------------------- linear algebra
+
+
+def well_conditioned(shape, seed=5):
+    """Square matrices A = Q + 3 I (comfortably invertible) with a standard normal Q."""
+    rng = np.random.default_rng(seed)
+    return const(rng.standard_normal(shape) + 3 * np.eye(shape[-1]), f"wc{shape}")
+
+
+def _lin(name):
+    return lambda m: m.linalg if m is lamina else torch.linalg
+
+
+LA = [
+    Case("addmm", lambda m, x, a, b: m.addmm(x, a, b), [(3, 4), (3, 2), (2, 4)]),
+    Case("addmm", lambda m, x, a, b: x.addmm(a, b, beta=0.5, alpha=-2.0), [(4,), (3, 2), (2, 4)]),
+    Case("addmm", lambda m, x, a, b: m.addmm(x, a, b, beta=0), [(3, 4), (3, 2), (2, 4)]),
+    Case("addmm", lambda m, x, a, b: m.addmm(x, a, b), [(0, 4), (0, 2), (2, 4)]),
+    Case("baddbmm", lambda m, x, a, b: m.baddbmm(x, a, b), [(2, 3, 4), (2, 3, 5), (2, 5, 4)]),
+    Case("baddbmm", lambda m, x, a, b: x.baddbmm(a, b, beta=2.0, alpha=0.5), [(1, 4), (2, 3, 5), (2, 5, 4)]),
+    Case("cdist", lambda m, a, b: m.cdist(a, b), [(4, 3), (5, 3)]),
+    Case("cdist", lambda m, a, b: m.cdist(a, b, p=1), [(4, 3), (5, 3)]),
+    Case("cdist", lambda m, a, b: m.cdist(a, b, p=float("inf")), [(4, 3), (5, 3)]),
+    Case("cdist", lambda m, a, b: m.cdist(a, b, p=3.0), [(2, 4, 3), (2, 5, 3)]),
+    Case("cdist", lambda m, a, b: m.cdist(a, b, p=0.5), [(4, 3), (5, 3)]),
+    Case("cdist", lambda m, a, b: m.cdist(a, b, p=0), [(4, 3), (5, 3)]),
+    Case("cdist", lambda m, a, b: m.cdist(a, b), [(2, 30, 3), (1, 6, 3)]),
+    Case("cdist", lambda m, a, b: m.cdist(a, b, compute_mode="use_mm_for_euclid_dist"), [(2, 4, 3), (1, 5, 3)]),
+    Case("cdist", lambda m, a, b: m.cdist(a, b, p=1), [(3, 1, 4, 3), (2, 5, 3)]),
+    Case("cdist", lambda m, a, b: m.cdist(a, b), [(0, 3), (5, 3)]),
+    Case("vector_norm", lambda m, x: m.linalg.vector_norm(x), [(3, 4)]),
+    Case("vector_norm", lambda m, x: m.linalg.vector_norm(x, ord=1, dim=1), [(3, 4)]),
+    Case("vector_norm", lambda m, x: m.linalg.vector_norm(x, ord=float("inf"), dim=(0, -1), keepdim=True),
+         [(2, 3, 4)]),
+    Case("vector_norm", lambda m, x: m.linalg.vector_norm(x, ord=3), [(5,)]),
+    Case("vector_norm", lambda m, x: m.linalg.vector_norm(x), [()]),
+    Case("matrix_norm", lambda m, x: m.linalg.matrix_norm(x), [(2, 3, 4)]),
+    Case("matrix_norm", lambda m, x: m.linalg.matrix_norm(x, ord=1), [(3, 4)]),
+    Case("matrix_norm", lambda m, x: m.linalg.matrix_norm(x, ord=-1, keepdim=True), [(2, 3, 4)]),
+    Case("matrix_norm", lambda m, x: m.linalg.matrix_norm(x, ord=float("inf"), dim=(0, 2)), [(3, 2, 4)]),
+    Case("matrix_norm", lambda m, x: m.linalg.matrix_norm(x, ord=-float("inf")), [(3, 4)]),
+    Case("linalg_norm", lambda m, x: m.linalg.norm(x), [(2, 3, 4)]),
+    Case("linalg_norm", lambda m, x: m.linalg.norm(x, ord=1), [(3, 4)]),
+    Case("linalg_norm", lambda m, x: m.linalg.norm(x, ord=1), [(4,)]),
+    Case("linalg_norm", lambda m, x: m.linalg.norm(x, dim=-1), [(3, 4)]),
+    Case("linalg_norm", lambda m, x: m.linalg.norm(x, ord="fro", dim=(1, 2)), [(2, 3, 4)]),
+    Case("det", lambda m, a: m.linalg.det(a), [(3, 3)]),
+    Case("det", lambda m, a: m.linalg.det(a), [(2, 4, 4)]),
+    Case("inv", lambda m, a: m.linalg.inv(a), [well_conditioned((3, 3))]),
+    Case("inv", lambda m, a: m.linalg.inv(a), [well_conditioned((2, 4, 4))]),
+    Case("solve", lambda m, a, b: m.linalg.solve(a, b), [well_conditioned((3, 3)), (3, 2)]),
+    Case("solve", lambda m, a, b: m.linalg.solve(a, b), [well_conditioned((3, 3)), (3,)]),
+    Case("solve", lambda m, a, b: m.linalg.solve(a, b), [well_conditioned((2, 3, 3)), (2, 3)]),
+    Case("solve", lambda m, a, b: m.linalg.solve(a, b), [well_conditioned((2, 3, 3)), (3, 4)]),
+    Case("solve", lambda m, a, b: m.linalg.solve(a, b, left=False), [well_conditioned((3, 3)), (4, 3)]),
+    Case("linalg_cross", lambda m, a, b: m.linalg.cross(a, b), [(4, 3), (4, 3)]),
+]
+
+
+@pytest.mark.parametrize("case", LA, ids=repr)
+def test_linalg_matches_torch(case):
+    check(case)
+
+
+@pytest.mark.parametrize("case", by_name(LA), ids=repr)
+def test_linalg_gradcheck(case):
+    check_gradcheck(case)
+
+
+def test_linalg_errors():
+    x = lamina.randn(2, 3)
+    with pytest.raises(RuntimeError, match=r"addmm.*\(2, 3\) and \(2, 3\)"):
+        lamina.addmm(lamina.zeros(2, 3), x, x)
+    with pytest.raises(RuntimeError, match=r"addmm: the input of shape \(5,\).*\(2, 2\)"):
+        lamina.addmm(lamina.zeros(5), x, x.T)
+    with pytest.raises(RuntimeError, match=r"baddbmm.*\(2, 3\)"):
+        lamina.baddbmm(x, x, x)
+    with pytest.raises(RuntimeError, match=r"cdist.*\(2, 3\) and \(4, 2\)"):
+        lamina.cdist(x, lamina.randn(4, 2))
+    with pytest.raises(RuntimeError, match="cdist only supports non-negative p"):
+        lamina.cdist(x, x, p=-1)
+    with pytest.raises(RuntimeError, match=r"linalg.det: A must be batches of square matrices.*\(2, 3\)"):
+        lamina.linalg.det(x)
+    with pytest.raises(RuntimeError, match="linalg.inv.*singular"):
+        lamina.linalg.inv(lamina.zeros(2, 2))
+    with pytest.raises(RuntimeError, match=r"linalg.solve: Incompatible shapes.*\(2, 2\) and \(3, 1\)"):
+        lamina.linalg.solve(lamina.eye(2), lamina.ones(3, 1))
+    with pytest.raises(RuntimeError, match="matrix_norm.*'nuc'"):
+        lamina.linalg.matrix_norm(x, ord="nuc")
+    with pytest.raises(RuntimeError, match="linalg.vector_norm: Expected a floating point"):
+        lamina.linalg.vector_norm(lamina.tensor([1, 2]))
+
+
+def test_det_gradient_of_singular_matrix_is_the_adjugate():
+    # PyTorch 2.x returns zeros here; d det / dA is the transposed adjugate, which lamina gives
+    a = lamina.tensor(np.array([[1.0, 2.0], [2.0, 4.0]]), requires_grad=True)
+    d = lamina.linalg.det(a)
+    d.backward()
+    assert float(d) == 0.0
+    assert_close(a.grad, np.array([[4.0, -2.0], [-2.0, 1.0]]), atol=1e-12)

@@ -1655,6 +1655,73 @@ def bucketize(input, boundaries, *, out_int32=False, right=False):
     return searchsorted(b, input, out_int32=out_int32, right=right)
 
 
+# --------------------------------------------------------------------------- more linear algebra
+
+def _scaled_sum(input, prod, beta, alpha):
+    """beta * input + alpha * prod; beta = 0 ignores input entirely (nan and inf in it do not propagate)."""
+    out = prod if alpha == 1 else mul(prod, alpha)
+    if beta == 0:
+        return out
+    return add(input if beta == 1 else mul(input, beta), out)
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat1 @ mat2), input broadcastable to (n, p)."""
+    x, a, b = _t(input, "addmm"), _t(mat1, "addmm"), _t(mat2, "addmm")
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+        raise RuntimeError(f"addmm: mat1 and mat2 shapes cannot be multiplied ({tuple(a.shape)} and "
+                           f"{tuple(b.shape)})")
+    return _addmm_like("addmm", x, matmul(a, b), beta, alpha)
+
+
+def _addmm_like(op, x, prod, beta, alpha):
+    import numpy as np  # shape arithmetic only
+
+    try:
+        shape = np.broadcast_shapes(tuple(x.shape), tuple(prod.shape))
+    except ValueError:
+        shape = None
+    if shape != tuple(prod.shape):
+        raise RuntimeError(f"{op}: the input of shape {tuple(x.shape)} must broadcast to the product's shape "
+                           f"{tuple(prod.shape)}")
+    return _scaled_sum(x, prod, beta, alpha)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta * input + alpha * (batch1 @ batch2) for (b, n, m) and (b, m, p) batches."""
+    x, a, b = _t(input, "baddbmm"), _t(batch1, "baddbmm"), _t(batch2, "baddbmm")
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise RuntimeError(f"baddbmm: expected batches (b, n, m) and (b, m, p), got {tuple(a.shape)} and "
+                           f"{tuple(b.shape)}")
+    return _addmm_like("baddbmm", x, matmul(a, b), beta, alpha)
+
+
+def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
+    """Pairwise p-norm distances between the rows of x1 (..., P, M) and x2 (..., R, M): (..., P, R)."""
+    a, b = _float_input(x1, "cdist"), _float_input(x2, "cdist")
+    if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-1]:
+        raise RuntimeError(f"cdist: X1 and X2 must be at least 2-D with the same number of columns, got shapes "
+                           f"{tuple(a.shape)} and {tuple(b.shape)}")
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(f"cdist: X1 and X2 must have the same dtype, got {a.dtype} and {b.dtype}")
+    p = float(p)
+    if p < 0:
+        raise RuntimeError(f"cdist only supports non-negative p values, got {p}")
+    modes = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist")
+    if compute_mode not in modes:
+        raise ValueError(f"cdist: {compute_mode} is not a valid value for compute_mode")
+    import numpy as np  # shape arithmetic only
+
+    try:
+        np.broadcast_shapes(tuple(a.shape[:-2]), tuple(b.shape[:-2]))
+    except ValueError:
+        raise RuntimeError(f"cdist: batch dimensions of {tuple(a.shape)} and {tuple(b.shape)} cannot be "
+                           f"broadcast") from None
+    use_mm = p == 2 and (compute_mode == "use_mm_for_euclid_dist" or (
+        compute_mode == modes[0] and (a.shape[-2] > 25 or b.shape[-2] > 25)))
+    return L.Cdist.apply(a, b, p, use_mm)
+
+
 # --------------------------------------------------------------------------- exports
 # Public ``lamina.<name>`` functions added beyond the first core set, and those that are also Tensor methods.
 
@@ -1666,7 +1733,7 @@ EXTRA_FUNCTIONS = (
     "einsum", "roll", "movedim", "moveaxis", "narrow", "diag", "diagonal", "trace", "kron", "cross",
     "repeat_interleave", "meshgrid", "take_along_dim", "scatter", "scatter_reduce", "index_add", "index_copy",
     "index_fill", "cumprod", "cummax", "cummin", "logcumsumexp", "median", "nansum", "nanmean", "count_nonzero",
-    "unique", "bincount", "histc", "searchsorted", "bucketize",
+    "unique", "bincount", "histc", "searchsorted", "bucketize", "addmm", "baddbmm", "cdist",
 )
 EXTRA_METHODS = (
     "sinh", "cosh", "tan", "asin", "acos", "atan", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan",
@@ -1677,4 +1744,5 @@ EXTRA_METHODS = (
     "take_along_dim", "scatter", "scatter_reduce", "index_add", "index_copy", "index_fill",
     "cumprod", "cummax", "cummin", "logcumsumexp", "median", "nansum", "nanmean", "count_nonzero", "unique",
     "bincount", "histc",
+    "addmm", "baddbmm",
 )

@@ -1,7 +1,7 @@
 """Matrix multiplication with PyTorch's rules for 1-D, 2-D and batched (broadcast) operands."""
 
 from lamina.autograd.function import ArrayFunction as Function
-from lamina.ops._util import unbroadcast
+from lamina.ops._util import quiet, unbroadcast
 
 
 def check_matmul(a_shape, b_shape, op="matmul"):
@@ -200,3 +200,144 @@ class Cross(Function):
         ga = unbroadcast(xp.cross(b, g, axis=dim), a.shape) if ctx.needs_input_grad[0] else None
         gb = unbroadcast(xp.cross(g, a, axis=dim), b.shape) if ctx.needs_input_grad[1] else None
         return ga, gb, None
+
+
+# --------------------------------------------------------------------------- distances
+
+
+class Cdist(Function):
+    """d[..., p, r] = ||x1[..., p, :] - x2[..., r, :]||_p (batch dims broadcast).
+
+    p = 2 on large inputs goes through one matrix product (|a|² + |b|² - 2 a·b, as PyTorch does past 25 rows);
+    otherwise the differences are formed once. Backward: dx1 = Σ_r g ∂d/∂diff, dx2 = -Σ_p g ∂d/∂diff, with the
+    gradient taken as 0 where a distance is 0.
+    """
+
+    @staticmethod
+    def forward(ctx, x1, x2, p, use_mm):
+        xp = ctx.xp
+        ctx.meta = (p, use_mm, x1.shape, x2.shape)
+        if use_mm:
+            s1 = (x1 * x1).sum(-1)[..., :, None]
+            s2 = (x2 * x2).sum(-1)[..., None, :]
+            d = xp.sqrt(xp.maximum(s1 + s2 - 2 * xp.matmul(x1, xp.swapaxes(x2, -1, -2)), 0))
+            ctx.save_for_backward(x1, x2, d)
+            return d
+        diff = x1[..., :, None, :] - x2[..., None, :, :]
+        a = xp.abs(diff)
+        if p == 0:
+            d = (a != 0).sum(-1).astype(x1.dtype)
+        elif p == 1:
+            d = a.sum(-1)
+        elif p == 2:
+            d = xp.sqrt((diff * diff).sum(-1))
+        elif p == float("inf"):
+            d = a.max(-1) if a.shape[-1] else a.sum(-1)
+        else:
+            d = xp.power(xp.power(a, p).sum(-1), 1.0 / p)
+        ctx.save_for_backward(x1, x2, d)
+        return d
+
+    @staticmethod
+    def backward(ctx, g):
+        x1, x2, d = ctx.saved_tensors
+        p, use_mm, s1, s2 = ctx.meta
+        xp = ctx.xp
+        if p == 0:
+            return (x1 * 0 if ctx.needs_input_grad[0] else None), (x2 * 0 if ctx.needs_input_grad[1] else None), \
+                None, None
+        with quiet(xp):
+            if p == 2 and use_mm:
+                w = xp.where(d == 0, 0, g / d)
+                g1 = w.sum(-1)[..., None] * x1 - xp.matmul(w, x2)
+                g2 = xp.swapaxes(w, -1, -2).sum(-1)[..., None] * x2 - xp.matmul(xp.swapaxes(w, -1, -2), x1)
+            else:
+                diff = x1[..., :, None, :] - x2[..., None, :, :]
+                dd = d[..., None]
+                if p == 1:
+                    t = xp.sign(diff)
+                elif p == 2:
+                    t = xp.where(dd == 0, 0, diff / dd)
+                elif p == float("inf"):
+                    t = xp.sign(diff) * (xp.abs(diff) == dd)
+                else:
+                    t = xp.where(dd == 0, 0, diff * xp.power(xp.abs(diff), p - 2) / xp.power(dd, p - 1))
+                t = t * g[..., None]
+                g1, g2 = t.sum(-2), -t.sum(-3)
+        ga = unbroadcast(g1.astype(g.dtype, copy=False), s1) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(g2.astype(g.dtype, copy=False), s2) if ctx.needs_input_grad[1] else None
+        return ga, gb, None, None
+
+
+# --------------------------------------------------------------------------- determinant, inverse, solve
+
+
+def _mT(a):  # noqa: N802
+    return a.swapaxes(-1, -2)
+
+
+class Det(Function):
+    """y = det(A);  dA = g y A⁻ᵀ"""
+
+    @staticmethod
+    def forward(ctx, a):
+        y = ctx.xp.linalg.det(a)
+        ctx.save_for_backward(a, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        a, y = ctx.saved_tensors
+        xp = ctx.xp
+        try:
+            return (g * y)[..., None, None] * _mT(xp.linalg.inv(a))
+        except xp.linalg.LinAlgError:  # a singular matrix: the adjugate through the pseudo-inverse of the SVD
+            u, s, vt = xp.linalg.svd(a)
+            prod_others = _prod_except(xp, s)
+            adj_t = xp.matmul(u * prod_others[..., None, :], vt) * xp.linalg.det(xp.matmul(u, vt))[..., None, None]
+            return g[..., None, None] * adj_t
+
+
+def _prod_except(xp, s):
+    n = s.shape[-1]
+    out = xp.ones_like(s)
+    for k in range(n):  # n is a matrix side, not a batch: a short loop
+        others = xp.concatenate([s[..., :k], s[..., k + 1:]], axis=-1)
+        out[..., k] = others.prod(-1)
+    return out
+
+
+class Inv(Function):
+    """Y = A⁻¹;  dA = -Yᵀ g Yᵀ"""
+
+    @staticmethod
+    def forward(ctx, a):
+        y = ctx.xp.linalg.inv(a)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        yt = _mT(y)
+        return -ctx.xp.matmul(yt, ctx.xp.matmul(g, yt))
+
+
+class Solve(Function):
+    """X = A⁻¹ B;  dB = A⁻ᵀ g,  dA = -dB Xᵀ (B a batch of column matrices here; batch dims broadcast)"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        x = ctx.xp.linalg.solve(a, b)
+        ctx.save_for_backward(a, x)
+        ctx.shapes = (a.shape, b.shape)
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        a, x = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        xp = ctx.xp
+        gb = xp.linalg.solve(_mT(a), g)
+        ga = unbroadcast(-xp.matmul(gb, _mT(x)), sa) if ctx.needs_input_grad[0] else None
+        return ga, (unbroadcast(gb, sb) if ctx.needs_input_grad[1] else None)
