@@ -16,6 +16,7 @@ One-dimensional convolutions run as two-dimensional ones with H = 1. Geometry tu
 import threading
 
 from lamina.autograd.function import ArrayFunction as Function
+from lamina.backend.threads import intraop_threads, parallel_map
 
 _CHUNK_BYTES = 5 << 20  # column + output bytes per chunk: fits the cache, yet large enough for efficient GEMMs
 
@@ -47,6 +48,9 @@ def _as_strided(xp, a, shape, strides):
 
 def _chunks(n, bytes_per_sample):
     step = max(1, min(n, _CHUNK_BYTES // max(1, bytes_per_sample)))
+    threads = intraop_threads()
+    if threads > 1 and n > 1:  # at least two chunks per thread, so that the threads finish together
+        step = max(1, min(step, -(-n // (2 * threads))))
     return [(i, min(n, i + step)) for i in range(0, n, step)], step
 
 
@@ -123,8 +127,9 @@ def _conv_rows(xp, buf, weight, groups, geom, bias=None):
     wmat = weight.reshape(groups, og, cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(groups, kh * kw * cg, og)
     out = xp.empty((n, oh, ow, o), dtype=buf.dtype)
     chunks, step = _plan(n, geom, c, o, buf.itemsize)
-    ws = _scratch(xp, step * oh * ow * kh * kw * c, buf.dtype)
-    for n0, n1 in chunks:
+
+    def chunk(n0, n1):
+        ws = _scratch(xp, step * oh * ow * kh * kw * c, buf.dtype)
         col, transposed = _im2col(xp, buf[n0:n1], geom, groups, ws)
         if transposed:
             col = col.transpose(0, 2, 1)
@@ -136,6 +141,8 @@ def _conv_rows(xp, buf, weight, groups, geom, bias=None):
             dst.reshape(m, groups, og)[...] = xp.matmul(col, wmat).transpose(1, 0, 2)
         if bias is not None:
             dst += bias
+
+    parallel_map(chunk, chunks)
     return out
 
 
@@ -146,20 +153,29 @@ def _conv_weight_grad(xp, buf, grows, groups, geom, weight_shape):
     o, cg = weight_shape[0], weight_shape[1]
     og = o // groups
     chunks, step = _plan(n, geom, c, o, buf.itemsize)
-    ws = _scratch(xp, step * oh * ow * kh * kw * c, buf.dtype)
-    acc = None
-    for n0, n1 in chunks:
+    threads = min(intraop_threads(), len(chunks))
+    acc = [None] * threads  # one accumulator per worker (chunk k goes to worker k % threads)
+
+    def chunk(k, n0, n1):
+        ws = _scratch(xp, step * oh * ow * kh * kw * c, buf.dtype)
         col, transposed = _im2col(xp, buf[n0:n1], geom, groups, ws)
         if not transposed:
             col = col.transpose(0, 2, 1)
         m = col.shape[2]
         g = grows[n0:n1].reshape(m, groups, og).transpose(1, 0, 2)  # (G, m, Og)
         part = xp.matmul(col, g)  # (G, KH*KW*Cg, Og): the faster orientation for these thin GEMMs
-        if acc is None:
-            acc = part
+        w = k % threads
+        if acc[w] is None:
+            acc[w] = part
         else:
-            acc += part
-    return acc.reshape(groups, kh, kw, cg, og).transpose(0, 4, 3, 1, 2).reshape(weight_shape)
+            acc[w] += part
+
+    parallel_map(chunk, [(k, n0, n1) for k, (n0, n1) in enumerate(chunks)])
+    total = acc[0]
+    for part in acc[1:]:
+        if part is not None:
+            total += part
+    return total.reshape(groups, kh, kw, cg, og).transpose(0, 4, 3, 1, 2).reshape(weight_shape)
 
 
 def _bias_grad(xp, grows):
@@ -178,8 +194,9 @@ def _conv_input_grad(xp, grows, weight, groups, geom, buf_shape):
     dbuf = xp.zeros(buf_shape, dtype=grows.dtype)
     slices = _offset_slices(geom)
     chunks, step = _plan(n, geom, c, o, grows.itemsize)
-    ws = _scratch(xp, step * oh * ow * kh * kw * c, grows.dtype)
-    for n0, n1 in chunks:
+
+    def chunk(n0, n1):
+        ws = _scratch(xp, step * oh * ow * kh * kw * c, grows.dtype)
         nb = n1 - n0
         m = nb * oh * ow
         g = grows[n0:n1].reshape(m, groups, og).transpose(1, 0, 2)  # (G, m, Og)
@@ -189,6 +206,8 @@ def _conv_input_grad(xp, grows, weight, groups, geom, buf_shape):
         for k, (hs, wsl) in enumerate(slices):
             part = d[k, 0] if groups == 1 else d[k].transpose(1, 0, 2)
             dst[:, hs, wsl] += part.reshape(nb, oh, ow, c)
+
+    parallel_map(chunk, chunks)
     return dbuf
 
 
