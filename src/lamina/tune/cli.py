@@ -78,6 +78,7 @@ def add_command(subparsers):
     p.add_argument("--device", default=None, help="cpu or cuda (default: the CPU)")
     p.add_argument("--out", default=None, help="output folder (default: runs/tune-MODEL-DATASET)")
     p.add_argument("--quiet", action="store_true", help="no line per trial, only the summary")
+    p.add_argument("--no-plots", action="store_true", help="write trials.csv and best.json but no PNG plots")
     p.set_defaults(func=_cmd_tune)
     return p
 
@@ -154,7 +155,8 @@ def _cmd_tune(args):
         result = search(build, space, metric=args.metric, direction=args.direction, method=args.method,
                         n_trials=args.trials, timeout=args.timeout, epochs=args.epochs, seed=args.seed,
                         pruner=args.pruner, storage=args.storage, out=out, n_jobs=args.n_jobs,
-                        study_name=args.study_name or f"{args.model}-{args.dataset}", verbose=not args.quiet)
+                        study_name=args.study_name or f"{args.model}-{args.dataset}", verbose=not args.quiet,
+                        plots=not args.no_plots)
     except ValueError as e:  # a study of that name optimising something else, a storage that cannot be opened...
         raise UsageError(str(e)) from None
     if args.quiet:

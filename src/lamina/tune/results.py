@@ -25,6 +25,7 @@ class TuneResult:
         self.study = study
         self.metric = metric
         self.space = space
+        self.skipped_plots = None  # after save(): {plot name: why it was not made}
 
     @property
     def direction(self):
@@ -122,8 +123,9 @@ class TuneResult:
                 skipped[name] = f"{type(e).__name__}: {e}"
         return written, skipped
 
-    def save(self, folder):
-        """Write ``trials.csv``, ``best.json`` and the plots into ``folder``; returns ``{name: path}``."""
+    def save(self, folder, plots=True):
+        """Write ``trials.csv``, ``best.json`` and (unless ``plots=False``) the plots into ``folder``; returns
+        ``{name: path}``."""
         os.makedirs(folder, exist_ok=True)
         paths = {"trials": self.to_csv(os.path.join(folder, "trials.csv"))}
         summary = {"study": self.study.study_name, "metric": self.metric, "direction": self.direction,
@@ -137,7 +139,7 @@ class TuneResult:
 
         paths["best"] = os.path.join(folder, "best.json")
         atomic_write_bytes(paths["best"], (json.dumps(summary, indent=2) + "\n").encode())
-        written, skipped = self.plot(folder)
+        written, skipped = self.plot(folder) if plots else ({}, None)
         paths.update(written)
         self.skipped_plots = skipped
         return paths
@@ -153,7 +155,8 @@ class TuneResult:
         except ValueError:
             lines.append("No trial completed.")
         if folder:
-            lines.append(f"Saved trials.csv, best.json and the plots in {folder}")
+            plots = "" if self.skipped_plots is None else " and the plots"
+            lines.append(f"Saved trials.csv, best.json{plots} in {folder}")
         return "\n".join(lines)
 
     def __repr__(self):

@@ -279,6 +279,17 @@ def _seed_everything(seed):
     random.seed(seed)
 
 
+def _tell(optuna, study, trial, value=None, state=None, error=None):
+    """Finish a trial; False when another process had already failed it as stale (its retry will run)."""
+    try:
+        if error is not None:
+            trial.set_user_attr("error", error[:2000])
+        study.tell(trial, value, state=state)
+        return True
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
+
+
 def _run_trial(optuna, study, trial, space, evaluate, seed):
     """Run one trial and tell the study how it ended; returns (state, value, note, seconds)."""
     states = optuna.trial.TrialState
@@ -292,13 +303,11 @@ def _run_trial(optuna, study, trial, space, evaluate, seed):
             if not math.isfinite(value):
                 raise FloatingPointError(f"the score is {value}")
         except optuna.TrialPruned as e:
-            study.tell(trial, state=states.PRUNED)
             state, value, note = states.PRUNED, None, str(e)
+            told = _tell(optuna, study, trial, state=state)
         except Exception as e:
-            note = f"{type(e).__name__}: {e}"
-            trial.set_user_attr("error", note[:2000])
-            study.tell(trial, state=states.FAIL)
-            state, value = states.FAIL, None
+            state, value, note = states.FAIL, None, f"{type(e).__name__}: {e}"
+            told = _tell(optuna, study, trial, state=state, error=note)
         except BaseException:  # Ctrl-C, SystemExit: record it, queue the trial again, stop
             with contextlib.suppress(Exception):
                 trial.set_user_attr("interrupted", True)
@@ -307,8 +316,10 @@ def _run_trial(optuna, study, trial, space, evaluate, seed):
                 optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)(study, frozen)
             raise
         else:
-            study.tell(trial, value)
             state = states.COMPLETE
+            told = _tell(optuna, study, trial, value)
+    if not told:
+        state, note = states.FAIL, "taken for a dead process's trial (no heartbeat in time); queued again"
     return state, value, note, time.perf_counter() - t0
 
 
@@ -350,6 +361,21 @@ def _progress_line(optuna, study, trial_number, state, value, note, seconds, met
     return f"[{done}/{n_trials}] trial {trial_number}  {what}{best_text}  {seconds:.1f}s  {params}"
 
 
+def _beat_once_for_new_running(study, trials, seen):
+    """Record one heartbeat for each running trial this worker has not seen before.
+
+    Optuna's stale check skips a running trial that never sent a heartbeat: one whose process was killed between
+    creating it and its first beat would stay "running" for ever, and the study would never finish. One beat on
+    its behalf makes it stale one grace period later if nobody beats for it; for a live trial it changes nothing,
+    and a dead trial that had beaten goes stale at most one grace period later than it would have.
+    """
+    for t in trials:
+        if t.state == t.state.RUNNING and t._trial_id not in seen:
+            seen.add(t._trial_id)
+            with contextlib.suppress(Exception):
+                study._storage.record_heartbeat(t._trial_id)
+
+
 def _worker(optuna, study, space, evaluate, n_trials, deadline, lock, factory, grid, seed, metric, verbose):
     """Start trials until the study has ``n_trials`` done ones (counting every process's), the grid's queue is
     empty, or the deadline has passed. Trials that other processes are running count; if one of those processes
@@ -358,10 +384,13 @@ def _worker(optuna, study, space, evaluate, n_trials, deadline, lock, factory, g
     from optuna.storages._heartbeat import is_heartbeat_enabled
 
     heartbeat = is_heartbeat_enabled(study._storage)
+    seen = set()
     while deadline is None or time.monotonic() < deadline:
         with lock:
             optuna.storages.fail_stale_trials(study)
             trials = study.get_trials(deepcopy=False)
+            if heartbeat:
+                _beat_once_for_new_running(study, trials, seen)
             done, running, waiting = _counts(optuna, trials)
             if done >= n_trials:
                 return
@@ -374,6 +403,9 @@ def _worker(optuna, study, space, evaluate, n_trials, deadline, lock, factory, g
                 if factory is not None:
                     study.sampler = factory(len(trials))
                 trial = study.ask()
+                if heartbeat:  # before the lock is released: see _beat_once_for_new_running
+                    study._storage.record_heartbeat(trial._trial_id)
+                seen.add(trial._trial_id)
         if trial is None:
             time.sleep(_POLL_S)
             continue
@@ -397,7 +429,7 @@ def _child(storage_url, lock_path, study_name, pruner, epochs, space, evaluate, 
 
 def search(build, space, *, metric="val_loss", direction="auto", method="bayes", n_trials=None, timeout=None,
            epochs=None, seed=0, pruner="median", storage=None, study_name="lamina-tune", out=None, n_jobs=1,
-           load_if_exists=True, verbose=True):
+           load_if_exists=True, verbose=True, plots=True):
     """Search ``space`` for the values that make ``build`` train the best model.
 
     Args:
@@ -425,6 +457,7 @@ def search(build, space, *, metric="val_loss", direction="auto", method="bayes",
         n_jobs: worker processes on this machine (forked; needs a database storage).
         load_if_exists: continue a study of this name that is already in the storage (else raise).
         verbose: print one line per finished trial and a summary.
+        plots: with ``out``, also save the PNG plots.
 
     Returns:
         a ``TuneResult`` (``best_params``, ``best_value``, ``trials`` DataFrame, ``save``/``plot``).
@@ -505,7 +538,7 @@ def search(build, space, *, metric="val_loss", direction="auto", method="bayes",
                 p.join()
         result = TuneResult(study, metric=metric, space=space)
         if out:
-            result.save(out)
+            result.save(out, plots=plots)
         if verbose:
             print(result.summary(out), flush=True)
     return result
