@@ -147,7 +147,7 @@ class VAE(nn.Module):
 
     def reparameterize(self, mu, logvar, generator=None):
         """``mu + exp(logvar / 2) * eps`` with ``eps ~ N(0, I)``, differentiable in ``mu`` and ``logvar``."""
-        return mu + (0.5 * logvar).exp() * lamina.randn(mu.shape, generator=generator)
+        return mu + (0.5 * logvar).exp() * lamina.randn(mu.shape, generator=generator, dtype=mu.dtype)
 
     def forward(self, x):
         mu, logvar = self.encode(x)
