@@ -8,7 +8,11 @@ Each framework runs each workload in its own subprocess (2 threads, float32,
 same shapes and data), one after the other and interleaved over rounds, with
 warm-up steps and then the median of repeated steps.  Timings are ratios
 within this run: the machine's speed moves from moment to moment, so compare
-the ratio column, not absolute times across runs.
+the ratio column, not absolute times across runs.  Memory is the peak resident
+memory of the timed training steps above what the framework's import alone
+takes (model, data, optimiser state, activations, gradients, workspaces).  The
+table's header names the CPU, library versions and the load average: on a
+machine that other processes keep busy, re-run.
 
 Workloads:
   W1  MLP 784-512-512-10, ReLU, cross-entropy, SGD step, batch 128
@@ -50,7 +54,25 @@ def _rss_mb():
 
 
 def _peak_mb():
+    """The process's peak resident memory (VmHWM), in MiB."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _reset_peak():
+    """Restart the peak-RSS count from the current RSS (Linux >= 4.0); False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def _build(fw, name, rng):
@@ -128,8 +150,8 @@ def _build(fw, name, rng):
 
         return step
     if name == "W6":
-        # 10M parameters in layer-sized tensors: 4 x (1536 x 1536) + 2 x (1024 x 1024) + biases ~= 10.0M
-        shapes = [(1536, 1536)] * 4 + [(1024, 1024)] * 2 + [(1536,)] * 4 + [(1024,)] * 2
+        # 10M parameters in layer-sized tensors: 4 x (2000 x 1250) weights + 4 x 2000 biases = 10,008,000
+        shapes = [(2000, 1250)] * 4 + [(2000,)] * 4
         params = []
         for s in shapes:
             p = nn.Parameter(tensor(rng.standard_normal(s, dtype=np.float32)))
@@ -150,20 +172,33 @@ def _build(fw, name, rng):
 
 
 def worker(fw, name, warmup, repeats):
+    """Time one workload in one framework; print one JSON line.
+
+    Memory: ``base_mb`` is the resident memory once the framework is imported, before the model and data exist;
+    ``step_mb`` is the peak resident memory during the timed steps above that base (model, data, optimiser state,
+    activations, gradients and workspaces at their peak), the figure compared between frameworks; ``peak_mb`` is
+    the whole process's peak (which includes the framework's import: PyTorch's libraries alone take ~300 MB).
+    """
     import numpy as np
 
+    if fw == "torch":
+        import torch  # noqa: F401
+    else:
+        import lamina  # noqa: F401
+    base = _rss_mb()
     rng = np.random.default_rng(0)
     step = _build(fw, name, rng)
     for _ in range(warmup):
         step()
-    base = _rss_mb()
+    exact = _reset_peak()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         step()
         times.append((time.perf_counter() - t0) * 1e3)
+    peak = _peak_mb()
     print(json.dumps({"fw": fw, "workload": name, "ms": statistics.median(times), "min_ms": min(times),
-                      "peak_mb": _peak_mb(), "step_mb": max(_peak_mb() - base, 0.0)}))
+                      "peak_mb": peak, "base_mb": base, "step_mb": max(peak - base, 0.0), "peak_exact": exact}))
 
 
 # ----------------------------------------------------------------------------- driver side
@@ -197,35 +232,73 @@ def w1_flops(batch=128):
     return fwd + bwd
 
 
+def environment():
+    """What the numbers were measured on: CPU, threads, library versions, BLAS, how busy the machine was."""
+    import platform
+
+    import numpy as np
+
+    env = {"python": platform.python_version(), "numpy": np.__version__, "threads": int(THREADS),
+           "cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
+           "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "(auto)")}
+    try:
+        with open("/proc/cpuinfo") as f:
+            env["cpu"] = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    for mod in ("lamina", "torch"):
+        try:
+            env[mod] = __import__(mod).__version__
+        except ImportError:
+            env[mod] = None
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = [i for i in threadpool_info() if i.get("internal_api") == "openblas"]
+        if blas:
+            env["blas"] = f"OpenBLAS {blas[0].get('version')} ({blas[0].get('architecture')} kernels)"
+    except ImportError:
+        pass
+    return env
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-w", "--workloads", default=",".join(WORKLOADS), help="comma-separated, e.g. W1,W3")
-    ap.add_argument("--quick", action="store_true", help="few repeats (a smoke run, not a measurement)")
+    ap.add_argument("--quick", action="store_true", help="few repeats, one round (a smoke run, not a measurement)")
     ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds per workload (default 3)")
-    ap.add_argument("--warmup", type=int, default=None)
-    ap.add_argument("--repeats", type=int, default=None)
+    ap.add_argument("--warmup", type=int, default=None, help="untimed steps per subprocess (default 5)")
+    ap.add_argument("--repeats", type=int, default=None, help="timed steps per subprocess (default 30)")
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
-    ap.add_argument("--frameworks", default="lamina,torch")
+    ap.add_argument("--frameworks", default="lamina,torch", help="comma-separated subset of lamina,torch")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     names = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
     bad = [w for w in names if w not in WORKLOADS]
-    if bad:
-        ap.error(f"unknown workload(s) {', '.join(bad)}; choose from {', '.join(WORKLOADS)}")
+    if bad or not names:
+        ap.error(f"unknown workload(s) {', '.join(bad) or '(none given)'}; choose from {', '.join(WORKLOADS)}")
+    fws = [f.strip() for f in args.frameworks.split(",") if f.strip()]
+    if not fws or any(f not in ("lamina", "torch") for f in fws):
+        ap.error(f"--frameworks takes lamina and/or torch, got {args.frameworks!r}")
+    for opt in ("rounds", "warmup", "repeats"):
+        v = getattr(args, opt)
+        if v is not None and v < (0 if opt == "warmup" else 1):
+            ap.error(f"--{opt} must be >= {0 if opt == 'warmup' else 1}, got {v}")
     warmup = args.warmup if args.warmup is not None else (1 if args.quick else 5)
     repeats = args.repeats if args.repeats is not None else (2 if args.quick else 30)
     if args.worker:
         worker(args.worker, names[0], warmup, repeats)
         return 0
     rounds = args.rounds if args.rounds is not None else (1 if args.quick else 3)
-    fws = [f.strip() for f in args.frameworks.split(",")]
     if "torch" in fws:
         try:
             import torch  # noqa: F401
         except ImportError:
             print("PyTorch is not installed: measuring lamina only", file=sys.stderr)
-            fws = [f for f in fws if f != "torch"]
+            fws = [f for f in fws if f != "torch"] or ["lamina"]
+    load_before = os.getloadavg()
     results = {}
+    peak = None
     for name in names:
         runs = {fw: [] for fw in fws}
         for r in range(rounds):
@@ -239,10 +312,14 @@ def main(argv=None):
                 results[name][fw] = rs[0]
                 continue
             results[name][fw] = {"ms": statistics.median(x["ms"] for x in ok),
+                                 "round_ms": [x["ms"] for x in ok],
                                  "peak_mb": max(x["peak_mb"] for x in ok),
                                  "step_mb": max(x["step_mb"] for x in ok)}
-    peak = matmul_peak_gflops() if "W1" in names else None
-    report = {"threads": int(THREADS), "results": results, "matmul_peak_gflops": peak}
+        if name == "W1":  # the peak right after W1's rounds: the machine's speed drifts over a run
+            peak = matmul_peak_gflops(reps=2 if args.quick else 5)
+    report = {"environment": environment(), "threads": int(THREADS), "rounds": rounds, "warmup": warmup,
+              "repeats": repeats, "load_average": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+              "results": results, "matmul_peak_gflops": peak}
     if "W1" in names and "ms" in results["W1"].get("lamina", {}):
         report["w1_gflops"] = w1_flops() / (results["W1"]["lamina"]["ms"] * 1e-3) / 1e9
     print(format_table(report, fws))
@@ -253,30 +330,51 @@ def main(argv=None):
 
 
 def format_table(report, fws):
-    lines = [f"{'workload':<8} {'description':<44} " + " ".join(f"{fw + ' ms':>11}" for fw in fws)
-             + (f" {'ratio':>7}" if len(fws) == 2 else "") + " " + " ".join(f"{fw + ' MB':>10}" for fw in fws)]
+    """The results as a text table: ms per step, the time ratio, training-step memory and its ratio."""
+    env = report.get("environment", {})
+    two = len(fws) == 2
+    lines = []
+    if env:
+        lines.append(f"{env.get('cpu')}, {report['threads']} threads of {env.get('cpus')} CPUs; Python "
+                     f"{env.get('python')}, NumPy {env.get('numpy')}, lamina {env.get('lamina')}, "
+                     f"PyTorch {env.get('torch')}" + (f"; {env['blas']}" if env.get("blas") else ""))
+    load = report.get("load_average")
+    if load:
+        busy = max(load) > 1.5 * (env.get("cpus") or 1)
+        lines.append(f"load average {load[0]:.1f} at start, {load[1]:.1f} at end"
+                     + (" -- a BUSY machine: other processes shared the cores, times are inflated and noisy"
+                        if busy else ""))
+    head = (f"{'workload':<8} {'description':<44} " + " ".join(f"{fw + ' ms':>11}" for fw in fws)
+            + (f" {'ratio':>7}" if two else "") + " " + " ".join(f"{fw + ' MB':>10}" for fw in fws)
+            + (f" {'mem':>6}" if two else ""))
+    lines.append(head)
     for name, res in report["results"].items():
         cells, mem = [], []
         for fw in fws:
             r = res.get(fw, {})
             cells.append(f"{r['ms']:>11.2f}" if "ms" in r else f"{'error':>11}")
-            mem.append(f"{r['peak_mb']:>10.0f}" if "ms" in r else f"{'-':>10}")
-        ratio = ""
-        if len(fws) == 2 and all("ms" in res.get(fw, {}) for fw in fws):
-            ratio = f" {res[fws[0]]['ms'] / res[fws[1]]['ms']:>6.2f}x"
-        elif len(fws) == 2:
-            ratio = f" {'-':>7}"
-        lines.append(f"{name:<8} {WORKLOADS[name]:<44} " + " ".join(cells) + ratio + " " + " ".join(mem))
+            mem.append(f"{r['step_mb']:>10.1f}" if "ms" in r else f"{'-':>10}")
+        ratio = mratio = ""
+        if two and all("ms" in res.get(fw, {}) for fw in fws):
+            a, b = res[fws[0]], res[fws[1]]
+            ratio = f" {a['ms'] / b['ms']:>6.2f}x"
+            mratio = f" {a['step_mb'] / b['step_mb']:>5.2f}x" if b["step_mb"] > 0 else f" {'-':>6}"
+        elif two:
+            ratio, mratio = f" {'-':>7}", f" {'-':>6}"
+        lines.append(f"{name:<8} {WORKLOADS[name]:<44} " + " ".join(cells) + ratio + " " + " ".join(mem) + mratio)
         for fw in fws:
             if "error" in res.get(fw, {}):
                 lines.append(f"         {fw} failed: {res[fw]['error']}")
     if report.get("matmul_peak_gflops"):
-        lines.append(f"float32 matmul peak (2048x2048, {report['threads']} threads): "
+        lines.append(f"float32 matmul peak (NumPy, 2048x2048, {report['threads']} threads): "
                      f"{report['matmul_peak_gflops']:.1f} GFLOP/s")
-    if report.get("w1_gflops"):
+    if report.get("w1_gflops") and report.get("matmul_peak_gflops"):
         lines.append(f"W1 lamina achieved {report['w1_gflops']:.1f} GFLOP/s = "
-                     f"{100 * report['w1_gflops'] / report['matmul_peak_gflops']:.0f}% of peak")
-    lines.append("ratio = lamina / PyTorch median ms per step (lower is better; <= 1.0 means lamina is faster)")
+                     f"{100 * report['w1_gflops'] / report['matmul_peak_gflops']:.0f}% of that peak")
+    if two:
+        lines.append(f"ratio = {fws[0]} / {fws[1]} median ms per step (<= 1.0: {fws[0]} is as fast or faster); "
+                     f"MB = peak resident memory of the training steps above the framework's import footprint; "
+                     f"mem = its ratio")
     return "\n".join(lines)
 
 

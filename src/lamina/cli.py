@@ -27,7 +27,7 @@ OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSpro
 CHECKPOINT_NAME = "checkpoint.safetensors"
 # Modules that each contribute one subcommand through ``add_command(subparsers)``; the parser they add sets
 # ``func`` to a callable taking the parsed arguments.  They report bad arguments by raising ``UsageError``.
-COMMAND_MODULES = ("lamina.tune.cli", "lamina.explain.cli")
+COMMAND_MODULES = ("lamina.tune.cli", "lamina.explain.cli", "lamina.bench")
 
 
 class UsageError(Exception):
