@@ -847,3 +847,19 @@ class Lerp(Function):
         gb = unbroadcast(g * w, _shape(b)) if need[1] else None
         gw = unbroadcast(g * (b - a), _shape(w)) if need[2] else None
         return ga, gb, gw
+
+
+class SlopeRelu(Function):
+    """y = x where x >= 0, else a x for a per-element slope array a (RReLU's training form);  dy/dx = 1 or a"""
+
+    @staticmethod
+    def forward(ctx, x, a):
+        neg = x < 0
+        slope = ctx.xp.where(neg, a, 1).astype(x.dtype, copy=False)
+        ctx.save_for_backward(slope)
+        return x * slope
+
+    @staticmethod
+    def backward(ctx, g):
+        (slope,) = ctx.saved_tensors
+        return g * slope, None

@@ -341,3 +341,30 @@ class Solve(Function):
         gb = xp.linalg.solve(_mT(a), g)
         ga = unbroadcast(-xp.matmul(gb, _mT(x)), sa) if ctx.needs_input_grad[0] else None
         return ga, (unbroadcast(gb, sb) if ctx.needs_input_grad[1] else None)
+
+
+class CosineSimilarity(Function):
+    """y = Σ (x1 / max(|x1|, eps)) (x2 / max(|x2|, eps)) along ``dim`` (PyTorch's clamped-norm form);
+    dx1 = v / c1 - y x1 / (c1 |x1|) with v = x2 / c2 (the norm's own derivative taken unclamped, as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x1, x2, dim, eps):
+        xp = ctx.xp
+        n1 = xp.sqrt((x1 * x1).sum(dim, keepdims=True))
+        n2 = xp.sqrt((x2 * x2).sum(dim, keepdims=True))
+        c1, c2 = xp.maximum(n1, eps), xp.maximum(n2, eps)
+        y = ((x1 / c1) * (x2 / c2)).sum(dim, keepdims=True)
+        ctx.save_for_backward(x1, x2, n1, n2, c1, c2, y)
+        ctx.dim = dim
+        return y.squeeze(dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        x1, x2, n1, n2, c1, c2, y = ctx.saved_tensors
+        xp = ctx.xp
+        g = xp.expand_dims(g, ctx.dim)
+        with quiet(xp):
+            g1 = g * (x2 / (c2 * c1) - xp.where(n1 == 0, 0, y * x1 / (c1 * n1))) if ctx.needs_input_grad[0] else None
+            g2 = g * (x1 / (c1 * c2) - xp.where(n2 == 0, 0, y * x2 / (c2 * n2))) if ctx.needs_input_grad[1] else None
+        return (unbroadcast(g1, x1.shape) if g1 is not None else None,
+                unbroadcast(g2, x2.shape) if g2 is not None else None, None, None)

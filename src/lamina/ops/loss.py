@@ -386,3 +386,42 @@ class SoftMargin(_Pointwise):
         s = xp.where(z >= 0, 1 / (1 + e), e / (1 + e))  # sigmoid(z)
         return (-y * s if nx else None), (-x * s if ny else None)
 
+
+
+# --------------------------------------------------------------------------- multilabel margin
+
+
+class MultiLabelMargin(Function):
+    """l_n = Σ_{j target} Σ_{i not target} max(0, 1 - (x[y_j] - x[i])) / C for (N, C) scores; the targets of a
+    row are its class indices up to the first -1.  Backward: each active hinge adds 1/C to x[i] and -1/C to
+    x[y_j]."""
+
+    @staticmethod
+    def forward(ctx, x, target, reduction):
+        xp = ctx.xp
+        n, c = x.shape
+        valid = xp.cumprod(target != -1, axis=1).astype(bool)
+        tgt = xp.where(valid, target, 0)
+        is_target = xp.zeros((n, c), dtype=bool)
+        rows = xp.broadcast_to(xp.arange(n)[:, None], (n, c))
+        is_target[rows[valid], tgt[valid]] = True
+        xy = xp.take_along_axis(x, tgt, axis=1)
+        hinge = 1 - xy[:, :, None] + x[:, None, :]
+        active = (hinge > 0) & valid[:, :, None] & ~is_target[:, None, :]
+        loss = (xp.where(active, hinge, 0).sum(axis=(1, 2)) / c).astype(x.dtype, copy=False)
+        ctx.save_for_backward(active, tgt)
+        ctx.meta = (x.shape, reduction)
+        if reduction == "mean":
+            return loss.mean() if n else xp.asarray(float("nan"), dtype=x.dtype)
+        return loss.sum() if reduction == "sum" else loss
+
+    @staticmethod
+    def backward(ctx, g):
+        active, tgt = ctx.saved_tensors
+        (n, c), reduction = ctx.meta
+        xp = ctx.xp
+        scale = (g / (c * n) if reduction == "mean" else g / c) if reduction != "none" else (g / c)[:, None]
+        a = active.astype(g.dtype)
+        gx = a.sum(axis=1) * scale
+        xp.add.at(gx, (xp.broadcast_to(xp.arange(n)[:, None], (n, c)), tgt), -a.sum(axis=2) * scale)
+        return gx, None, None

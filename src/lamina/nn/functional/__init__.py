@@ -7,11 +7,13 @@ from lamina.nn.functional import (
     activation,
     attention,
     conv,
+    distance,
     dropout,
     embedding,
     linear,
     loss,
     normalization,
+    pixelshuffle,
     pooling,
     rnn,
     upsampling,
@@ -19,7 +21,8 @@ from lamina.nn.functional import (
 from lamina.ops.functions import log_softmax, pad, relu, sigmoid, softmax, tanh
 
 __all__ = ["log_softmax", "pad", "relu", "sigmoid", "softmax", "tanh"]
-for _m in (linear, activation, loss, conv, pooling, upsampling, normalization, dropout, embedding, rnn, attention):
+for _m in (linear, activation, loss, conv, pooling, upsampling, normalization, dropout, embedding, rnn, attention,
+           distance, pixelshuffle):
     for _name in getattr(_m, "__all__", ()):
         globals()[_name] = getattr(_m, _name)
         __all__.append(_name)

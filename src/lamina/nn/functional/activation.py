@@ -10,8 +10,8 @@ from lamina.ops._util import norm_dim
 
 __all__ = ["celu", "celu_", "elu", "elu_", "gelu", "glu", "hardshrink", "hardsigmoid", "hardswish",
            "hardtanh", "hardtanh_", "leaky_relu", "leaky_relu_", "log_softmax", "logsigmoid", "mish", "prelu",
-           "relu", "relu6", "relu_", "selu", "selu_", "sigmoid", "silu", "softmax", "softmin", "softplus",
-           "softshrink", "softsign", "tanh", "tanhshrink", "threshold", "threshold_"]
+           "relu", "relu6", "relu_", "rrelu", "rrelu_", "selu", "selu_", "sigmoid", "silu", "softmax", "softmin",
+           "softplus", "softshrink", "softsign", "tanh", "tanhshrink", "threshold", "threshold_"]
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -241,3 +241,29 @@ def glu(input, dim=-1):
                            f"(input shape {tuple(x.shape)})")
     return _A.GLU.apply(x, d)
 
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Randomized leaky ReLU: x for x >= 0, a x below, a ~ U(lower, upper) per element (drawn from lamina's
+    generator) when ``training``, else the mean slope (lower + upper) / 2."""
+    if not lower <= upper:
+        raise ValueError(f"rrelu: lower bound {lower} must not exceed the upper bound {upper}")
+    x = _float(input, "rrelu")
+    if not training:
+        return leaky_relu(x, (lower + upper) / 2, inplace=inplace)
+    from lamina.backend.random import _rng
+
+    slopes = _rng(None).uniform(lower, upper, size=x._data.shape).astype(x._data.dtype)
+    if x.xp is not _np():
+        slopes = x.xp.asarray(slopes)
+    return _apply("rrelu", _E.SlopeRelu, x, inplace, slopes)
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+def _np():
+    from lamina.backend.xp import numpy_module
+
+    return numpy_module

@@ -15,8 +15,9 @@ from lamina.tensor import Tensor
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_embedding_loss", "cross_entropy",
            "gaussian_nll_loss", "hinge_embedding_loss", "huber_loss", "kl_div", "l1_loss", "margin_ranking_loss",
-           "mse_loss", "multi_margin_loss", "multilabel_soft_margin_loss", "nll_loss", "poisson_nll_loss",
-           "smooth_l1_loss", "soft_margin_loss", "triplet_margin_loss"]
+           "mse_loss", "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "nll_loss",
+           "poisson_nll_loss", "smooth_l1_loss", "soft_margin_loss", "triplet_margin_loss",
+           "triplet_margin_with_distance_loss"]
 
 
 def _reduction(size_average, reduce, reduction, op, extra=()):
@@ -437,3 +438,49 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
     return _reduce(loss, reduction)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False,
+                                      reduction="mean"):
+    """max(d(a, p) - d(a, n) + margin, 0) for any distance ``d`` (default ``pairwise_distance``); ``swap`` uses
+    min(d(a, n), d(p, n)) as the negative distance."""
+    op = "triplet_margin_with_distance_loss"
+    reduction = _reduction(None, None, reduction, op)
+    if margin <= 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+    dims = [t.ndim for t in (anchor, positive, negative)]
+    if len(set(dims)) != 1:
+        raise RuntimeError(f"{op}: The anchor, positive, and negative tensors are expected to have the same number "
+                           f"of dimensions, but got: anchor {tuple(anchor.shape)}, positive {tuple(positive.shape)}, "
+                           f"and negative {tuple(negative.shape)}")
+    if distance_function is None:
+        from lamina.nn.functional.distance import pairwise_distance as distance_function
+    d_pos = distance_function(anchor, positive)
+    d_neg = distance_function(anchor, negative)
+    if swap:
+        d_neg = _fn.minimum(d_neg, distance_function(positive, negative))
+    return _reduce(_fn.clamp_min(margin + d_pos - d_neg, 0), reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Σ_j Σ_i max(0, 1 - (x[y_j] - x[i])) / C over the target classes y_j (a row's class indices up to its first
+    -1) and the non-target classes i; input (C,) or (N, C), target int64 of the same shape."""
+    op = "multilabel_margin_loss"
+    reduction = _reduction(size_average, reduce, reduction, op)
+    x = _tensor(input, op)
+    y = _tensor(target, op, "target")
+    if x.ndim not in (1, 2) or tuple(y.shape) != tuple(x.shape):
+        raise RuntimeError(f"{op}: expected input of shape (C,) or (N, C) and a target of the same shape, got input "
+                           f"{tuple(x.shape)} and target {tuple(y.shape)}")
+    if y._data.dtype.kind not in "iu":
+        raise RuntimeError(f"{op}: expected an integer (int64) target of class indices, got {y.dtype}")
+    if x._data.dtype.kind != "f":
+        x = x.to(_fn._default_float())
+    c = x.shape[-1]
+    t = y._data.reshape(-1, c) if c else y._data.reshape(-1, 0)
+    if t.size and (t.min() < -1 or t.max() >= c):
+        raise RuntimeError(f"{op}: target values must be class indices in [0, {c - 1}] or -1 (the end marker), "
+                           f"got values in [{int(t.min())}, {int(t.max())}]")
+    x2 = _fn.reshape(x, (-1, c))
+    out = _ops.MultiLabelMargin.apply(x2, t.astype("int64", copy=False), reduction)
+    return _fn.reshape(out, ()) if reduction == "none" and x.ndim == 1 else out

@@ -5,12 +5,15 @@ from lamina.nn.modules import (
     attention,
     container,
     conv,
+    distance,
     dropout,
     embedding,
     linear,
     loss,
     module,
     normalization,
+    padding,
+    pixelshuffle,
     pooling,
     rnn,
     transformer,
@@ -19,7 +22,7 @@ from lamina.nn.modules import (
 
 __all__ = []
 for _m in (module, container, linear, activation, loss, conv, pooling, upsampling, normalization, dropout, embedding,
-           rnn, attention, transformer):
+           rnn, attention, transformer, padding, distance, pixelshuffle):
     for _name in getattr(_m, "__all__", ()):
         globals()[_name] = getattr(_m, _name)
         __all__.append(_name)

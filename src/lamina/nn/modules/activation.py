@@ -7,8 +7,8 @@ from lamina.nn.modules.module import Module
 from lamina.nn.parameter import Parameter
 
 __all__ = ["CELU", "ELU", "GELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "LeakyReLU",
-           "LogSigmoid", "LogSoftmax", "Mish", "PReLU", "ReLU", "ReLU6", "SELU", "SiLU", "Sigmoid", "Softmax",
-           "Softmin", "Softplus", "Softshrink", "Softsign", "Swish", "Tanh", "Tanhshrink", "Threshold"]
+           "LogSigmoid", "LogSoftmax", "Mish", "PReLU", "RReLU", "ReLU", "ReLU6", "SELU", "SiLU", "Sigmoid", "Softmax",
+           "Softmax2d", "Softmin", "Softplus", "Softshrink", "Softsign", "Swish", "Tanh", "Tanhshrink", "Threshold"]
 
 
 def _inplace_str(inplace, lead=", "):
@@ -357,3 +357,48 @@ class GLU(_DimActivation):
 
     def __init__(self, dim=-1):
         super().__init__(dim)
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU: x for x >= 0, a x below; in training a ~ U(lower, upper) per element (lamina's
+    generator), in evaluation the mean slope (lower + upper) / 2.
+
+    Args:
+        lower: lower bound of the slope. Default: 1/8.
+        upper: upper bound of the slope. Default: 1/3.
+        inplace: overwrite the input. Default: False.
+
+    Example:
+        >>> nn.RReLU().eval()(lamina.tensor([-2.0, 1.0]))
+        tensor([-0.4583,  1.0000])
+    """
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        if not lower <= upper:
+            raise ValueError(f"RReLU: lower bound {lower} must not exceed the upper bound {upper}")
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}" + _inplace_str(self.inplace)
+
+
+class Softmax2d(Module):
+    """Softmax over the channels at every spatial location.
+
+    Shape:
+        input (N, C, H, W) or (C, H, W) -> output of the same shape
+
+    Example:
+        >>> nn.Softmax2d()(lamina.zeros(1, 2, 1, 1)).flatten()
+        tensor([0.5000, 0.5000])
+    """
+
+    def forward(self, input):
+        if input.dim() not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input of shape (N, C, H, W) or (C, H, W), got "
+                             f"{tuple(input.shape)}")
+        return F.softmax(input, -3)

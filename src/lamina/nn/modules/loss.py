@@ -5,8 +5,8 @@ from lamina.nn.modules.module import Module
 
 __all__ = ["BCELoss", "BCEWithLogitsLoss", "CosineEmbeddingLoss", "CrossEntropyLoss", "GaussianNLLLoss",
            "HingeEmbeddingLoss", "HuberLoss", "KLDivLoss", "L1Loss", "MSELoss", "MarginRankingLoss",
-           "MultiLabelSoftMarginLoss", "MultiMarginLoss", "NLLLoss", "PoissonNLLLoss", "SmoothL1Loss",
-           "SoftMarginLoss", "TripletMarginLoss"]
+           "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "NLLLoss", "PoissonNLLLoss",
+           "SmoothL1Loss", "SoftMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss"]
 
 
 class _Loss(Module):
@@ -243,3 +243,44 @@ class GaussianNLLLoss(_Loss):
 
     def forward(self, input, target, var):
         return _L.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps, reduction=self.reduction)
+
+
+class MultiLabelMarginLoss(_Loss):
+    """Multi-class multi-label hinge loss: Σ_j Σ_i max(0, 1 - (x[y_j] - x[i])) / C, the targets y_j of a row being
+    its class indices up to the first -1.
+
+    Shape:
+        input (C,) or (N, C); target int64 of the same shape -> scalar (or (N,) / () with reduction='none')
+
+    Example:
+        >>> nn.MultiLabelMarginLoss()(lamina.tensor([[0.1, 0.2, 0.4, 0.8]]), lamina.tensor([[3, 0, -1, 1]]))
+        tensor(0.8500)
+    """
+
+    def forward(self, input, target):
+        return _L.multilabel_margin_loss(input, target, reduction=self.reduction)
+
+
+class TripletMarginWithDistanceLoss(_Loss):
+    """max(d(a, p) - d(a, n) + margin, 0) with any distance function (default ``nn.PairwiseDistance()``).
+
+    Args:
+        distance_function: callable (x1, x2) -> distances. Default: PairwiseDistance().
+        margin: the required gap. Default: 1.0.
+        swap: use min(d(a, n), d(p, n)) as the negative distance. Default: False.
+        reduction: 'none' | 'mean' | 'sum'. Default: 'mean'.
+    """
+
+    def __init__(self, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
+        super().__init__(size_average=None, reduce=None, reduction=reduction)
+        if margin <= 0:
+            raise ValueError(f"TripletMarginWithDistanceLoss: margin must be greater than 0, got {margin}")
+        from lamina.nn.modules.distance import PairwiseDistance
+
+        self.distance_function = distance_function if distance_function is not None else PairwiseDistance()
+        self.margin, self.swap = margin, swap
+
+    def forward(self, anchor, positive, negative):
+        return _L.triplet_margin_with_distance_loss(anchor, positive, negative,
+                                                    distance_function=self.distance_function, margin=self.margin,
+                                                    swap=self.swap, reduction=self.reduction)
