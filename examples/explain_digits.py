@@ -71,7 +71,7 @@ def attributions(model, test, images_dir, out):
         explain.METHODS[name](model, x_all, target=y_all, **kw)  # timed on 100 test images
         timings[name] = time.perf_counter() - t0
         maps[name] = explain.METHODS[name](model, x, target=y, **kw)
-    for steps in (50, 128):  # completeness: the attributions of each image sum to f(x) - f(0)
+    for steps in (50, 512):  # completeness: the attributions of each image sum to f(x) - f(0)
         ig = explain.integrated_gradients(model, x_all, target=y_all, n_steps=steps)
         err = explain.completeness(model, x_all, ig, target=y_all)
         print(f"Integrated gradients on 100 test images, {steps} steps: completeness error median "

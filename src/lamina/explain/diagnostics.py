@@ -153,7 +153,7 @@ class Diagnostics(Callback):
         self.step_stats = {"grad_norm": {}, "weight_norm": {}, "update_ratio": {}}
         self.epoch_stats = {"grad_norm": {}, "weight_norm": {}, "update_ratio": {}}
         self.activation_stats = {}  # label -> {"kind": "relu"|"sigmoid"|"tanh", "dead"/"saturated": [per epoch]}
-        self.losses = {"loss": [], "val_loss": []}
+        self.losses = {"loss": [], "val_loss": [], "val_accuracy": []}
         self.epochs = []
         self._seen = set()
         self._before = None
@@ -319,6 +319,7 @@ class Diagnostics(Callback):
         self.epochs.append(epoch)
         self.losses["loss"].append(float(logs.get("loss", math.nan)))
         self.losses["val_loss"].append(float(logs.get("val_loss", math.nan)))
+        self.losses["val_accuracy"].append(float(logs.get("val_accuracy", math.nan)))
         for key, per_layer in self._acc.items():
             for label, vals in per_layer.items():
                 finite = [v for v in vals if math.isfinite(v)]
@@ -392,10 +393,14 @@ class Diagnostics(Callback):
         since = len(val) - 1 - best
         rising = val[-1] > val[best] * (1 + self.overfit_tolerance) + 1e-12
         if since >= self.overfit_patience and rising and train[-1] < train[best]:
+            acc = self.losses["val_accuracy"]
+            held = ""
+            if math.isfinite(acc[best]) and math.isfinite(acc[-1]):
+                held = f" (validation accuracy {100 * acc[best]:.1f}% -> {100 * acc[-1]:.1f}%)"
             self._add(Finding("overfitting", (), epoch,
                               f"Overfitting: the validation loss rose from {val[best]:.4g} (epoch "
-                              f"{self.epochs[best]}) to {val[-1]:.4g} (epoch {epoch}) while the training loss fell "
-                              f"from {train[best]:.4g} to {train[-1]:.4g}; the model is memorising the training "
+                              f"{self.epochs[best]}) to {val[-1]:.4g} (epoch {epoch}){held} while the training loss "
+                              f"fell from {train[best]:.4g} to {train[-1]:.4g}; the model is memorising the training "
                               f"data.", REMEDIES["overfitting"]))
 
     def _add(self, finding):

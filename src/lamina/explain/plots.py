@@ -190,7 +190,8 @@ def _layer_lines(ax, xs, series, log=True):
         if len(ys) == 0:
             continue
         ys = np.where(np.isfinite(ys) & (ys > 0 if log else True), ys, np.nan)
-        ax.plot(xs[:len(ys)], ys, color=colors[k], lw=1.2, label=label)
+        ax.plot(xs[:len(ys)], ys, color=colors[k], lw=1.2, label=label, marker="o" if len(ys) <= 30 else None,
+                ms=3)
     if log:
         ax.set_yscale("log")
     ax.grid(True, alpha=0.3)
@@ -221,6 +222,8 @@ def plot_diagnostics(diag, path=None):
             ax.set_ylim(-2, 102)
         else:
             ax.text(0.5, 0.5, "no such activation modules", ha="center", va="center", transform=ax.transAxes)
+            ax.set_xticks([])
+            ax.set_yticks([])
         ax.set_title(f"{name} (%)")
         ax.set_xlabel("epoch")
     ax = axes[5]
