@@ -174,3 +174,24 @@ def test_two_processes_share_one_sqlite_study(tmp_path):
     trials = result.study.get_trials(deepcopy=False)
     assert [t.state for t in trials] == [States.COMPLETE] * 8
     assert sorted(t.params["x"] for t in trials) == sorted(float(line.split()[1]) for line in lines)
+
+
+def test_ctrl_c_records_the_trial_and_the_next_run_repeats_only_it(tmp_path):
+    calls = []
+
+    def objective(p):
+        calls.append(p["x"])
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return p["x"]
+
+    kwargs = dict(metric="loss", method="bayes", n_trials=5, seed=0, storage=str(tmp_path / "s.db"), verbose=False)
+    with pytest.raises(KeyboardInterrupt):
+        tune.search(objective, {"x": tune.Float(0.0, 1.0)}, **kwargs)
+    result = tune.search(objective, {"x": tune.Float(0.0, 1.0)}, **kwargs)
+    trials = result.study.get_trials(deepcopy=False)
+    assert [t.state for t in trials] == [States.COMPLETE] * 2 + [States.FAIL] + [States.COMPLETE] * 3
+    assert len(calls) == 6 and calls[3] == calls[2]  # the interrupted trial ran again first, with its value
+    df = result.trials
+    assert list(df["interrupted"]) == [False, False, True, False, False, False]
+    assert df["retry_of"][3] == 2 and df["state"].tolist().count("COMPLETE") == 5

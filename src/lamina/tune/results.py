@@ -65,10 +65,18 @@ class TuneResult:
     @property
     def trials(self):
         """A pandas DataFrame with one row per trial: number, state, the score (a column named after the metric),
-        each parameter (``params_<name>``), the epochs run, the error of failed trials, start time and duration."""
+        each parameter (``params_<name>``), the epochs run, the error of failed trials, ``interrupted`` (a trial
+        stopped by Ctrl-C or by the death of its process, which ran again), ``retry_of`` (the trial a retry
+        repeats), start time and duration."""
+        import optuna
+
         df = self.study.trials_dataframe(attrs=("number", "state", "value", "params", "user_attrs",
                                                 "datetime_start", "duration"))
         df = df.rename(columns={"value": self.metric, "user_attrs_error": "error", "user_attrs_epochs": "epochs"})
+        trials = {t.number: t for t in self.study.get_trials(deepcopy=False)}
+        fail = optuna.trial.TrialState.FAIL
+        df["interrupted"] = [trials[n].state == fail and "error" not in trials[n].user_attrs for n in df["number"]]
+        df["retry_of"] = [trials[n].system_attrs.get("failed_trial") for n in df["number"]]
         if "duration" in df:
             df["duration"] = df["duration"].dt.total_seconds()
         return df

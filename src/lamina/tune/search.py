@@ -258,7 +258,7 @@ def _evaluator(build, metric, epochs):
             trainer.fit(train_loader, val_loader, epochs=epochs, verbose=0)
         finally:
             trainer.callbacks.remove(callback)
-        trial.set_user_attr("epochs", trainer.epoch)
+            trial.set_user_attr("epochs", trainer.epoch)  # pruned and failed trials too
         values = trainer.history.history.get(metric) or []
         if not values:
             raise KeyError(f"lamina.tune: the training logs have no {metric!r}")
@@ -310,7 +310,6 @@ def _run_trial(optuna, study, trial, space, evaluate, seed):
             told = _tell(optuna, study, trial, state=state, error=note)
         except BaseException:  # Ctrl-C, SystemExit: record it, queue the trial again, stop
             with contextlib.suppress(Exception):
-                trial.set_user_attr("interrupted", True)
                 study.tell(trial, state=states.FAIL)
                 frozen = study.get_trials(deepcopy=False)[trial.number]
                 optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)(study, frozen)
