@@ -410,6 +410,12 @@ LA = [
     Case("addmm", lambda m, x, a, b: m.addmm(x, a, b), [(0, 4), (0, 2), (2, 4)]),
     Case("baddbmm", lambda m, x, a, b: m.baddbmm(x, a, b), [(2, 3, 4), (2, 3, 5), (2, 5, 4)]),
     Case("baddbmm", lambda m, x, a, b: x.baddbmm(a, b, beta=2.0, alpha=0.5), [(1, 4), (2, 3, 5), (2, 5, 4)]),
+    Case("addbmm", lambda m, x, a, b: m.addbmm(x, a, b), [(3, 4), (2, 3, 5), (2, 5, 4)]),
+    Case("addbmm", lambda m, x, a, b: x.addbmm(a, b, beta=-1.0, alpha=0.5), [(4,), (3, 2, 2), (3, 2, 4)]),
+    Case("addmv", lambda m, x, a, v: m.addmv(x, a, v), [(3,), (3, 4), (4,)]),
+    Case("addmv", lambda m, x, a, v: x.addmv(a, v, beta=2.0, alpha=-1.0), [(), (3, 4), (4,)]),
+    Case("addr", lambda m, x, u, v: m.addr(x, u, v), [(3, 4), (3,), (4,)]),
+    Case("addr", lambda m, x, u, v: x.addr(u, v, beta=0.5, alpha=2.0), [(1, 4), (3,), (4,)]),
     Case("cdist", lambda m, a, b: m.cdist(a, b), [(4, 3), (5, 3)]),
     Case("cdist", lambda m, a, b: m.cdist(a, b, p=1), [(4, 3), (5, 3)]),
     Case("cdist", lambda m, a, b: m.cdist(a, b, p=float("inf")), [(4, 3), (5, 3)]),
@@ -467,6 +473,12 @@ def test_linalg_errors():
         lamina.addmm(lamina.zeros(5), x, x.T)
     with pytest.raises(RuntimeError, match=r"baddbmm.*\(2, 3\)"):
         lamina.baddbmm(x, x, x)
+    with pytest.raises(RuntimeError, match=r"addbmm.*\(2, 3\)"):
+        lamina.addbmm(x, x, x)
+    with pytest.raises(RuntimeError, match=r"addmv.*\(2, 3\) and \(2,\)"):
+        lamina.addmv(lamina.zeros(2), x, lamina.zeros(2))
+    with pytest.raises(RuntimeError, match=r"addr: expected 1-D vectors, got \(2, 3\)"):
+        lamina.addr(x, x, lamina.zeros(3))
     with pytest.raises(RuntimeError, match=r"cdist.*\(2, 3\) and \(4, 2\)"):
         lamina.cdist(x, lamina.randn(4, 2))
     with pytest.raises(RuntimeError, match="cdist only supports non-negative p"):

@@ -1696,6 +1696,36 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     return _addmm_like("baddbmm", x, matmul(a, b), beta, alpha)
 
 
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta * input + alpha * Σ_b batch1[b] @ batch2[b] (the batch summed out)."""
+    x, a, b = _t(input, "addbmm"), _t(batch1, "addbmm"), _t(batch2, "addbmm")
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise RuntimeError(f"addbmm: expected batches (b, n, m) and (b, m, p), got {tuple(a.shape)} and "
+                           f"{tuple(b.shape)}")
+    n, m, p = a.shape[1], a.shape[2], b.shape[2]
+    # Σ_b A_b B_b = [A_0 ... A_B] (n, b m) @ [B_0; ...; B_B] (b m, p): one matrix product
+    prod = matmul(reshape(permute(a, (1, 0, 2)), (n, -1)), reshape(b, (-1, p))) if m and a.shape[0] else \
+        _const(a.xp.zeros((n, p), dtype=a._data.dtype))
+    return _addmm_like("addbmm", x, prod, beta, alpha)
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat @ vec) for an (n, m) matrix and an (m,) vector."""
+    x, a, v = _t(input, "addmv"), _t(mat, "addmv"), _t(vec, "addmv")
+    if a.ndim != 2 or v.ndim != 1 or a.shape[1] != v.shape[0]:
+        raise RuntimeError(f"addmv: expected a matrix (n, m) and a vector (m,), got {tuple(a.shape)} and "
+                           f"{tuple(v.shape)}")
+    return _addmm_like("addmv", x, matmul(a, v), beta, alpha)
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1):
+    """beta * input + alpha * outer(vec1, vec2)."""
+    x, u, v = _t(input, "addr"), _t(vec1, "addr"), _t(vec2, "addr")
+    if u.ndim != 1 or v.ndim != 1:
+        raise RuntimeError(f"addr: expected 1-D vectors, got {tuple(u.shape)} and {tuple(v.shape)}")
+    return _addmm_like("addr", x, outer(u, v), beta, alpha)
+
+
 def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """Pairwise p-norm distances between the rows of x1 (..., P, M) and x2 (..., R, M): (..., P, R)."""
     a, b = _float_input(x1, "cdist"), _float_input(x2, "cdist")
@@ -1733,7 +1763,8 @@ EXTRA_FUNCTIONS = (
     "einsum", "roll", "movedim", "moveaxis", "narrow", "diag", "diagonal", "trace", "kron", "cross",
     "repeat_interleave", "meshgrid", "take_along_dim", "scatter", "scatter_reduce", "index_add", "index_copy",
     "index_fill", "cumprod", "cummax", "cummin", "logcumsumexp", "median", "nansum", "nanmean", "count_nonzero",
-    "unique", "bincount", "histc", "searchsorted", "bucketize", "addmm", "baddbmm", "cdist",
+    "unique", "bincount", "histc", "searchsorted", "bucketize", "addmm", "baddbmm", "addbmm", "addmv",
+    "addr", "cdist",
 )
 EXTRA_METHODS = (
     "sinh", "cosh", "tan", "asin", "acos", "atan", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan",
@@ -1744,5 +1775,5 @@ EXTRA_METHODS = (
     "take_along_dim", "scatter", "scatter_reduce", "index_add", "index_copy", "index_fill",
     "cumprod", "cummax", "cummin", "logcumsumexp", "median", "nansum", "nanmean", "count_nonzero", "unique",
     "bincount", "histc",
-    "addmm", "baddbmm",
+    "addmm", "baddbmm", "addbmm", "addmv", "addr",
 )
