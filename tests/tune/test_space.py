@@ -3,6 +3,8 @@ reproducibility, failed trials, YAML files."""
 
 import math
 import os
+import time
+import warnings
 
 import optuna
 import pytest
@@ -143,3 +145,22 @@ def test_yaml_spaces(tmp_path):
         sizes[name] = len(tune.Space.from_yaml(os.path.join(SPACES, name)))
     assert sizes["mlp_digits.yaml"] == 8 and sizes["quick_grid.yaml"] == 3
     assert tune.Space.from_yaml(os.path.join(SPACES, "quick_grid.yaml")).grid_size() == 6
+
+
+def test_any_optuna_sampler_and_the_timeout():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.QMCSampler(seed=0, warn_independent_sampling=False)
+    calls = []
+    result = tune.search(_record(calls), _space(), metric="loss", method=sampler, n_trials=6, storage="memory",
+                         verbose=False)
+    assert len(calls) == 6 and result.study.sampler is sampler
+    assert all(_space().contains({k: v for k, v in p.items() if k != "depth"}) for p in calls)
+
+    def slow(p):
+        time.sleep(0.2)
+        return p["x"]
+
+    result = tune.search(slow, {"x": tune.Float(0.0, 1.0)}, metric="loss", method="random", n_trials=1000,
+                         timeout=0.5, storage="memory", verbose=False)
+    assert 1 <= len(result.study.trials) <= 4  # no trial starts after the timeout
