@@ -502,3 +502,15 @@ def test_det_gradient_of_singular_matrix_is_the_adjugate():
     d.backward()
     assert float(d) == 0.0
     assert_close(a.grad, np.array([[4.0, -2.0], [-2.0, 1.0]]), atol=1e-12)
+
+
+def test_einsum_large_operands_take_the_optimised_path(rng):
+    a, b = rng.standard_normal((2, 70, 80)), rng.standard_normal((2, 80, 60))
+    (la, ta), (lb, tb) = pair(a), pair(b)
+    out, ref = lamina.einsum("bij,bjk->bik", la, lb), torch.einsum("bij,bjk->bik", ta, tb)
+    assert_close(out, ref)
+    w = rng.standard_normal(tuple(ref.shape))
+    (out * lamina.tensor(w)).sum().backward()
+    (ref * torch.tensor(w)).sum().backward()
+    assert_close(la.grad, ta.grad)
+    assert_close(lb.grad, tb.grad)
