@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import lamina
-from tests.conftest import assert_close, pair, torch  # noqa: F401 - used by later sections
+from tests.conftest import assert_close, pair, torch
 from tests.core.harness import Case, by_name, check, check_gradcheck, const, ints, pos, uniform
 
 # --------------------------------------------------------------------------- element-wise
