@@ -9,7 +9,7 @@ import lamina
 import lamina.nn.functional as F
 from lamina import nn
 from lamina.autograd import gradcheck
-from lamina.ops.nn_activation import Erf, erf_array
+from lamina.ops.nn_activation import Erf, erf_array, erf_expansion
 from tests.conftest import assert_close, pair, torch
 from tests.nn._parity import float32_parity, layer_parity
 
@@ -158,7 +158,8 @@ def test_module_inplace_flag(rng):
     assert_close(x, x_np)
 
 
-def test_erf_matches_math_erf():
+@pytest.mark.parametrize("erf_array", [erf_array, erf_expansion], ids=["default", "own-expansion"])
+def test_erf_matches_math_erf(erf_array):
     x = np.concatenate([np.linspace(-8, 8, 4001), np.geomspace(1e-300, 1e-2, 50), [0.0, -0.0, 2.0, -2.0, 6.0]])
     ref = np.array([math.erf(v) for v in x])
     got = erf_array(np, x)

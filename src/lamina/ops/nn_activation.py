@@ -49,8 +49,25 @@ def _erf_large(xp, x):
     return xp.copysign(1 - erfc, x)
 
 
+try:  # SciPy's erf ufunc (present wherever scikit-learn is) is 2-3x faster than the expansion below
+    from scipy.special import erf as _scipy_erf
+except ImportError:
+    _scipy_erf = None
+
+
 def erf_array(xp, x):
-    """The error function of a float array, in its dtype: erf(x) = 2/√π ∫₀ˣ exp(-t²) dt."""
+    """The error function of a float array, in its dtype: erf(x) = 2/√π ∫₀ˣ exp(-t²) dt.
+
+    NumPy arrays go through SciPy's ufunc when SciPy is installed; otherwise (and for other array modules) the
+    Chebyshev expansions above, accurate to a few ulp in float64.
+    """
+    if _scipy_erf is not None and xp.__name__ == "numpy":
+        return _scipy_erf(x)
+    return erf_expansion(xp, x)
+
+
+def erf_expansion(xp, x):
+    """erf by the Chebyshev expansions (no SciPy needed)."""
     with quiet(xp):
         small = xp.abs(x) < 2
         if small.all():
