@@ -60,31 +60,60 @@ def _bn_restore(y, layout, perm, shape):
     return y.reshape(tuple(shape[i] for i in perm)).transpose(inv)
 
 
+def _bn_alloc(xp, like, layout, perm, shape, vshape, dt):
+    """(out, view): a new array of ``shape`` in the input's memory layout that owns its memory (so the autograd
+    engine keeps a gradient as it is instead of copying it) and its alias in the op's view shape.
+
+    ``like`` is an array of ``shape`` in the wanted layout (the input), or None."""
+    if perm is None:
+        out = xp.empty(shape, dt)
+        return out, out.reshape(vshape)
+    if like is not None:
+        out = xp.empty_like(like)  # order="K": the same strides, in fresh memory
+        t = out.transpose(perm)
+        if t.flags.c_contiguous:
+            return out, t.reshape(vshape)
+    view = xp.empty(vshape, dt)
+    return _bn_restore(view, layout, perm, shape), view
+
+
 _BLOCK = 256  # rows per partial sum: a two-level sum keeps float32 error near sqrt(256) + sqrt(M/256) roundings
 
 
-def _blocked(xp, operands, *arrays):
-    """Per-column Σ over rows of the product of (M, C) arrays ("mc" or "mc,mc"), in blocks of rows; shape (C,)."""
-    m = arrays[0].shape[0]
+def _csum(xp, v, layout):
+    """Per-channel sum of a view, shape (C,), as BLAS products with ones vectors.
+
+    cf (N, C, L): a sum per (n, c) row, then over N. cl (M, C): long columns are summed in two levels, first
+    across the M/256 blocks of 256 rows (one product over the (M/256, 256·C) view), then over the 256 rows."""
+    dt = v.dtype
+    if layout == "cf":
+        n, c, ln = v.shape
+        return (v.reshape(n * c, ln) @ xp.ones(ln, dt)).reshape(n, c).sum(axis=0)
+    m, c = v.shape
     k = m // _BLOCK
-    out = None
-    if k:
-        spec = operands.replace("mc", "kbc") + "->kc"
-        out = xp.einsum(spec, *[a[:k * _BLOCK].reshape(k, _BLOCK, -1) for a in arrays]).sum(axis=0)
-    if m > k * _BLOCK or out is None:
-        tail = xp.einsum(operands + "->c", *[a[k * _BLOCK:] for a in arrays])
-        out = tail if out is None else out + tail
+    if k < 2:
+        return xp.ones(m, dt) @ v
+    kb = k * _BLOCK
+    out = (xp.ones(k, dt) @ v[:kb].reshape(k, _BLOCK * c)).reshape(_BLOCK, c).sum(axis=0)
+    if m > kb:
+        out += xp.ones(m - kb, dt) @ v[kb:]
     return out
 
 
-def _csum(xp, a, layout):
-    """Per-channel sum of a view, shape (C,)."""
-    return _blocked(xp, "mc", a) if layout == "cl" else a.sum(axis=(0, 2))
-
-
 def _cdot(xp, a, b, layout):
-    """Per-channel Σ a·b of two views without materialising the product, shape (C,)."""
-    return _blocked(xp, "mc,mc", a, b) if layout == "cl" else xp.einsum("ncl,ncl->c", a, b)
+    """Per-channel Σ a·b of two views without materialising the product, shape (C,); blocked like ``_csum``."""
+    if layout == "cf":
+        n, c, ln = a.shape
+        return _rowdot(xp, a.reshape(n * c, ln), b.reshape(n * c, ln)).reshape(n, c).sum(axis=0)
+    m, c = a.shape
+    k = m // _BLOCK
+    if k < 2:
+        return xp.einsum("mc,mc->c", a, b)
+    kb = k * _BLOCK
+    out = xp.einsum("kj,kj->j", a[:kb].reshape(k, -1), b[:kb].reshape(k, -1)).reshape(_BLOCK, c).sum(axis=0)
+    if m > kb:
+        out += xp.einsum("mc,mc->c", a[kb:], b[kb:])
+    return out
 
 
 def _wide_rows(m, c):
@@ -105,7 +134,7 @@ def _bcast(xp, v, layout, r=1):
     """A (C,) vector shaped to broadcast against ``_wide`` of a view."""
     if layout == "cf":
         return v[:, None]
-    return xp.tile(v, r) if r > 1 else v
+    return _tiled(xp, v, r)
 
 
 # One-pass variance E[x²] - mean² is used while (mean² + var) / var, the factor by which its rounding error grows,
@@ -120,6 +149,7 @@ class BatchNorm(Function):
     place with ``momentum`` using the unbiased variance, as PyTorch does. training=False: the running statistics
     normalise. Either way the output is the per-channel affine map y = x · scale + shift (two passes over x),
     and backward is dx = k·(dy + a·x + c) per channel (k = w·invstd; a, c from Σdy and Σdy·x̂; eval: a = c = 0).
+    Outputs keep the input's memory layout and own their memory.
     """
 
     @staticmethod
@@ -136,7 +166,9 @@ class BatchNorm(Function):
             msq = mean * mean
             var = _cdot(xp, v, v, layout) / cnt - msq
             if not bool(xp.all(msq + var <= _ONE_PASS_RATIO[dt.itemsize] * var)):
-                v = v - _bcast(xp, mean, layout)  # cancellation: centre first (x̂ is then measured from 0)
+                r = _wide_rows(*v.shape) if layout == "cl" else 1
+                v = _wide(v, layout, r) - _bcast(xp, mean, layout, r)  # cancellation: centre first (x̂ from 0)
+                v = v.reshape(-1, c) if layout == "cl" else v
                 var = _cdot(xp, v, v, layout) / cnt
                 centre = xp.zeros_like(mean)
             else:
@@ -158,15 +190,16 @@ class BatchNorm(Function):
         if bias is not None:
             shift += bias
         r = _wide_rows(*v.shape) if layout == "cl" else 1
-        y = _wide(v, layout, r) * _bcast(xp, scale, layout, r)
-        y += _bcast(xp, shift, layout, r)
-        y = y.reshape(v.shape)
+        y, yv = _bn_alloc(xp, x, layout, perm, shape, v.shape, dt)
+        yw = _wide(yv, layout, r)
+        xp.multiply(_wide(v, layout, r), _bcast(xp, scale, layout, r), out=yw)
+        yw += _bcast(xp, shift, layout, r)
         need = ctx.needs_input_grad
         if need:
             keep_x = need[0] and training or (need[1] and weight is not None)
             ctx.save_for_backward(v if keep_x else None, centre, invstd, weight)
         ctx.meta = (training, layout, perm, shape, v.shape, n, r)
-        return _bn_restore(y, layout, perm, shape)
+        return y
 
     @staticmethod
     def backward(ctx, g):
@@ -181,19 +214,21 @@ class BatchNorm(Function):
         # Σ dy·x̂ = (Σ dy·x - centre·Σ dy)·invstd
         sdyx = (_cdot(xp, dy, v, layout) - centre * sdy) * invstd if (training and need[0]) or need[1] else None
         if need[0]:
+            like = _bn_restore(v, layout, perm, shape) if v is not None and perm is not None else None
+            gx, gv = _bn_alloc(xp, like, layout, perm, shape, vshape, g.dtype)
+            gw_ = _wide(gv, layout, r)
             kb = _bcast(xp, k, layout, r)
             if training:
                 # dx = k·(dy - Σdy/n - x̂·Σ(dy·x̂)/n) = k·(dy + a·x + c),  x̂ = (x - centre)·invstd;
-                # one new array and no temporaries (a fresh large array costs page faults, not just a pass)
+                # written into the gradient array itself: no temporaries
                 cnt = invstd.dtype.type(n)
                 a = -invstd * sdyx / cnt
-                gx = _wide(v, layout, r) * _bcast(xp, a, layout, r)
-                gx += _wide(dy, layout, r)
-                gx += _bcast(xp, -sdy / cnt - a * centre, layout, r)
-                gx *= kb
+                xp.multiply(_wide(v, layout, r), _bcast(xp, a, layout, r), out=gw_)
+                gw_ += _wide(dy, layout, r)
+                gw_ += _bcast(xp, -sdy / cnt - a * centre, layout, r)
+                gw_ *= kb
             else:
-                gx = _wide(dy, layout, r) * kb
-            gx = _bn_restore(gx.reshape(vshape), layout, perm, shape)
+                xp.multiply(_wide(dy, layout, r), kb, out=gw_)
         if need[1]:
             gw = sdyx
         if need[2]:
@@ -201,115 +236,168 @@ class BatchNorm(Function):
         return gx, gw, gb, None, None
 
 
-def _row_stats(xp, x2, eps):
-    """Per-row statistics of a 2-D (R, n) array: x̂ (new array), invstd (R,), mean (R,), biased var (R,)."""
-    dt = x2.dtype
-    n = dt.type(x2.shape[1])
-    mean = x2.sum(axis=1) / n
-    xhat = x2 - mean[:, None]
-    var = xp.einsum("rn,rn->r", xhat, xhat) / n
-    invstd = 1 / xp.sqrt(var + dt.type(eps))
-    xhat *= invstd[:, None]
-    return xhat, invstd, mean, var
+def _rowdot(xp, a, b):
+    """Per-row Σ a·b of two (R, n) arrays without materialising the product (NumPy's vecdot, else einsum)."""
+    vecdot = getattr(xp, "vecdot", None)
+    return vecdot(a, b) if vecdot is not None else xp.einsum("rn,rn->r", a, b)
 
 
-def _row_dx(xp, gh, xhat, invstd):
-    """dx of a per-row normalisation given ĝ (R, n): invstd · (ĝ - mean ĝ - x̂ · mean(ĝ · x̂)); overwrites nothing."""
-    n = xhat.dtype.type(xhat.shape[1])
-    a = xp.einsum("rn,rn->r", gh, xhat) / n
-    m = gh.sum(axis=1) / n
-    gx = xhat * (-a)[:, None]
-    gx += gh
-    gx -= m[:, None]
-    gx *= invstd[:, None]
-    return gx
+def _tiled(xp, v, r):
+    """A 1-D vector repeated r times end to end (the per-column operand of a widened (R/r, r·n) view)."""
+    return v if r == 1 else xp.broadcast_to(v, (r, v.shape[0])).reshape(-1)
 
 
 class LayerNorm(Function):
     """Layer normalisation over the trailing ``k`` dims of x; weight and bias have those dims' shape.
 
-    x is viewed as (R, D), one row per normalised group: x̂ = (x - mean_row)·invstd_row, y = x̂·w + b.
+    x is viewed as (R, D), one row per normalised group: x̂ = (x - mean_row)·rstd_row, y = x̂·w + b. The row sums
+    are BLAS products with a ones vector (a dot per row, no squared temporary); x̂ is kept for backward, where
+    dx = rstd·ĝ + A·x̂ + C per row (ĝ = dy·w, A = -rstd·mean(ĝ·x̂), C = -rstd·mean ĝ) is written straight into a
+    gradient array that owns its memory (so the engine stores it as x.grad without a copy). Element-wise work by
+    column (w, b) runs on widened (R/r, r·D) views: long inner loops when D is small.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, k=1, eps=1e-5):
         xp = ctx.xp
-        d = math.prod(x.shape[x.ndim - k:])
-        x2 = x.reshape(-1, d) if d else x.reshape(0, 0)
-        xhat, invstd, _, _ = _row_stats(xp, x2, eps)
+        shape = x.shape
+        dt = x.dtype
+        d = math.prod(shape[len(shape) - k:])
+        rows = x.size // d if d else 0
+        x2 = x.reshape(rows, d)
+        inv_d = dt.type(1 / d) if d else dt.type(0)
+        xh = xp.subtract(x2, ((x2 @ xp.ones(d, dt)) * inv_d)[:, None])  # centred first: an exact variance
+        var = _rowdot(xp, xh, xh) * inv_d
+        var += dt.type(eps)
+        rstd = xp.sqrt(var, out=var)
+        xp.divide(1, rstd, out=rstd)
+        xh *= rstd[:, None]
+        y = xp.empty(shape, dt)
+        r = _wide_rows(rows, d)
+        yw, xw = _wide(y.reshape(rows, d), "cl", r), _wide(xh, "cl", r)
         if weight is not None:
-            y = xhat * weight.reshape(d)
+            xp.multiply(xw, _tiled(xp, weight.reshape(d), r), out=yw)
             if bias is not None:
-                y += bias.reshape(d)
+                yw += _tiled(xp, bias.reshape(d), r)
         elif bias is not None:
-            y = xhat + bias.reshape(d)
+            xp.add(xw, _tiled(xp, bias.reshape(d), r), out=yw)
         else:
-            y = xhat.copy()
-        ctx.save_for_backward(xhat, invstd, weight)
-        ctx.shapes = (x.shape, d)
-        ctx.k = k
-        return y.reshape(x.shape)
+            yw[...] = xw
+        if ctx.needs_input_grad:
+            ctx.save_for_backward(xh, rstd, weight)
+            ctx.meta = (shape, k, r)
+        return y
 
     @staticmethod
     def backward(ctx, g):
         xp = ctx.xp
-        xhat, invstd, weight = ctx.saved_tensors
-        shape, d = ctx.shapes
+        xh, rstd, weight = ctx.saved_tensors
+        shape, k, r = ctx.meta
         need = ctx.needs_input_grad
-        dy = g.reshape(xhat.shape)
+        rows, d = xh.shape
+        dt = xh.dtype
+        g2 = g.reshape(rows, d)
         gx = gw = gb = None
-        if need[0]:
-            gh = dy if weight is None else dy * weight.reshape(d)
-            gx = _row_dx(xp, gh, xhat, invstd).reshape(shape)
         if need[1]:
-            gw = xp.einsum("rn,rn->n", dy, xhat).reshape(weight.shape)
+            gw = xp.einsum("rn,rn->n", g2, xh).reshape(weight.shape)
         if need[2]:
-            gb = dy.sum(axis=0).reshape(shape[len(shape) - ctx.k:])
+            gb = (xp.ones(rows, dt) @ g2).reshape(shape[len(shape) - k:])
+        if need[0]:
+            gx = xp.empty(shape, dt)
+            gx2 = gx.reshape(rows, d)
+            if weight is not None:
+                xp.multiply(_wide(g2, "cl", r), _tiled(xp, weight.reshape(d), r), out=_wide(gx2, "cl", r))
+                gh = gx2
+            else:
+                gh = g2
+            c = -rstd * dt.type(1 / d)
+            t = xh * (_rowdot(xp, gh, xh) * c)[:, None]
+            t += ((gh @ xp.ones(d, dt)) * c)[:, None]
+            xp.multiply(gh, rstd[:, None], out=gx2)
+            gx2 += t
         return gx, gw, gb
 
 
 class GroupNorm(Function):
     """Group normalisation of x (N, C, *): channels split into G groups, statistics per (sample, group).
 
-    x is viewed as (N, G, C/G, L); statistics over the last two axes, weight and bias per channel.
+    x is viewed as (N·G, C/G·L) rows for the statistics (one-pass BLAS sums, two passes when the mean dwarfs the
+    spread) and as (N, C, L) for the output y = x·scale + shift, scale and shift per (sample, channel). Backward
+    reduces dy and dy·x per (sample, channel) row, and dx = K·dy + A·x + C per (sample, channel).
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, num_groups=1, eps=1e-5):
         xp = ctx.xp
-        n, c = x.shape[:2]
+        shape = x.shape
+        dt = x.dtype
+        n, c = shape[:2]
         g = num_groups
-        v = x.reshape(n, g, c // g, -1)
-        xhat, invstd, _, _ = _row_stats(xp, v.reshape(n * g, -1), eps)
-        xhat = xhat.reshape(v.shape)
-        if weight is not None:
-            y = xhat * weight.reshape(g, c // g, 1)
-            if bias is not None:
-                y += bias.reshape(g, c // g, 1)
-        elif bias is not None:
-            y = xhat + bias.reshape(g, c // g, 1)
+        cg = c // g
+        ln = x.size // (n * c) if n * c else 0
+        x3 = x.reshape(n, c, ln)
+        rows = x3.reshape(n * g, cg * ln)
+        inv = dt.type(1 / (cg * ln)) if cg * ln else dt.type(0)
+        mean = (rows @ xp.ones(cg * ln, dt)) * inv
+        msq = mean * mean
+        var = _rowdot(xp, rows, rows) * inv - msq
+        if not bool(xp.all(msq + var <= _ONE_PASS_RATIO[dt.itemsize] * var)):
+            rows = rows - mean[:, None]  # cancellation: centre first (x̂ is then measured from 0)
+            x3 = rows.reshape(n, c, ln)
+            var = _rowdot(xp, rows, rows) * inv
+            centre = xp.zeros_like(mean)
         else:
-            y = xhat.copy()
-        ctx.save_for_backward(xhat, invstd, weight)
-        ctx.shape = x.shape
-        return y.reshape(x.shape)
+            centre = mean
+        rstd = 1 / xp.sqrt(var + dt.type(eps))
+        rs = rstd.reshape(n, g, 1)
+        scale = xp.broadcast_to(rs, (n, g, cg)) if weight is None else rs * weight.reshape(g, cg)
+        shift = -centre.reshape(n, g, 1) * scale
+        if bias is not None:
+            shift += bias.reshape(g, cg)
+        y = xp.empty(shape, dt)
+        yv = y.reshape(n, c, ln)
+        xp.multiply(x3, scale.reshape(n, c, 1), out=yv)
+        yv += shift.reshape(n, c, 1)
+        if ctx.needs_input_grad:
+            ctx.save_for_backward(x3, centre, rstd, weight)
+            ctx.meta = (shape, g)
+        return y
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx, grad):
         xp = ctx.xp
-        xhat, invstd, weight = ctx.saved_tensors
+        x3, centre, rstd, weight = ctx.saved_tensors
+        shape, g = ctx.meta
         need = ctx.needs_input_grad
-        n, grp, cg, ll = xhat.shape
-        dy = g.reshape(xhat.shape)
+        n, c, ln = x3.shape
+        cg = c // g
+        dt = x3.dtype
+        dy3 = grad.reshape(n, c, ln)
+        d2 = dy3.reshape(n * c, ln)
+        s_dy = (d2 @ xp.ones(ln, dt)).reshape(n, g, cg)
+        rs = rstd.reshape(n, g, 1)
+        ce = centre.reshape(n, g, 1)
+        p = (_rowdot(xp, d2, x3.reshape(n * c, ln)).reshape(n, g, cg) - ce * s_dy) * rs  # Σ_L dy·x̂
         gx = gw = gb = None
         if need[0]:
-            gh = dy if weight is None else dy * weight.reshape(grp, cg, 1)
-            rows = (n * grp, cg * ll)
-            gx = _row_dx(xp, gh.reshape(rows), xhat.reshape(rows), invstd).reshape(ctx.shape)
+            wg = 1 if weight is None else weight.reshape(g, cg)
+            inv = dt.type(1 / (cg * ln))
+            m = (s_dy * wg).sum(axis=2, keepdims=True) * inv  # mean ĝ per (sample, group)
+            a = (p * wg).sum(axis=2, keepdims=True) * inv  # mean ĝ·x̂
+            # dx = rstd·(w·dy - m - x̂·a) = K·dy + A·x + C with x̂ = (x - centre)·rstd
+            k = xp.broadcast_to(rs * wg, (n, g, cg)).reshape(n, c, 1)
+            ra = rs * a
+            big_a = xp.broadcast_to(-rs * ra, (n, g, cg)).reshape(n, c, 1)
+            big_c = xp.broadcast_to(rs * (ra * ce - m), (n, g, cg)).reshape(n, c, 1)
+            gx = xp.empty(shape, dt)
+            gv = gx.reshape(n, c, ln)
+            xp.multiply(x3, big_a, out=gv)
+            gv += big_c
+            gv += dy3 * k
         if need[1]:
-            gw = xp.einsum("ngcl,ngcl->gc", dy, xhat).reshape(-1)
+            gw = p.sum(axis=0).reshape(c)
         if need[2]:
-            gb = dy.sum(axis=(0, 3)).reshape(-1)
+            gb = s_dy.sum(axis=0).reshape(c)
         return gx, gw, gb
 
 
