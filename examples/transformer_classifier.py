@@ -2,7 +2,7 @@
 
     python examples/transformer_classifier.py                     # MNIST-5k, 28 rows of 28 pixels; bar: >= 95 %
     python examples/transformer_classifier.py --dataset digits    # 8x8 digits, 8 rows of 8 pixels
-    python examples/transformer_classifier.py --quick             # a few seconds: 600 digits, a tiny model
+    python examples/transformer_classifier.py --quick             # a few seconds: 480 digits, a tiny model
 
 Model: ``lamina.models.get_model("transformer", ...)``: a linear embedding of each row plus learned positional
 embeddings, pre-norm ``nn.TransformerEncoder`` layers, the mean over the rows and a linear head. AdamW with a
@@ -43,7 +43,7 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dataset", choices=tuple(RUNS), default="mnist5k")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: the tuned value of the dataset)")
-    p.add_argument("--quick", action="store_true", help="600 digits, a tiny model, 4 epochs: a smoke run")
+    p.add_argument("--quick", action="store_true", help="480 digits, a tiny model, 3 epochs: a smoke run")
     p.add_argument("--out", default=os.path.join("runs", "transformer_classifier"), help="folder for the results")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
@@ -87,11 +87,11 @@ def main(argv=None):
     cfg = RUNS[name]
     lamina.manual_seed(args.seed)
     train, test = cfg["dataset"](train=True), cfg["dataset"](train=False)
-    epochs = args.epochs or (4 if args.quick else cfg["epochs"])
+    epochs = args.epochs or (3 if args.quick else cfg["epochs"])
     model_kw = dict(cfg["model"], **(dict(d_model=32, num_layers=1, dim_feedforward=64) if args.quick else {}))
     if args.quick:
-        idx = np.sort(np.random.default_rng(args.seed).permutation(len(train))[:600])
-        train = Subset(train, idx)
+        idx = np.sort(np.random.default_rng(args.seed).permutation(len(train))[:480])
+        train, cfg = Subset(train, idx), dict(cfg, lr=5e-3)
     gen = lamina.Generator().manual_seed(args.seed)
     train_loader = DataLoader(train, batch_size=cfg["batch_size"], shuffle=True, generator=gen)
     test_loader = DataLoader(test, batch_size=500)
