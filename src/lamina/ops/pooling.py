@@ -10,7 +10,10 @@ pooling runs with H = 1. Geometry tuples are (height, width).
 import numpy as np
 
 from lamina.autograd.function import ArrayFunction as Function
+from lamina.backend.threads import intraop_threads, parallel_map
 from lamina.ops.conv import _scratch
+
+_PARALLEL_MIN = 1 << 18  # elements: below this a thread hand-off costs more than it saves
 
 
 def _layout(a):
@@ -160,27 +163,41 @@ def _tile_slices(ndim, geom):
             for i in range(kh) for j in range(kw)]
 
 
+def _parts(xp, x):
+    """Ranges of the leading axis to share out over the intra-op threads (one range when not worth it)."""
+    n = x.shape[0]
+    t = intraop_threads() if xp is np and x.ndim > 2 and x.size >= _PARALLEL_MIN else 1
+    t = min(t, n)
+    return [(k * n // t, (k + 1) * n // t) for k in range(t)]
+
+
 def _max_tiled(xp, x, geom):
     """Max over non-overlapping windows straight from the kH * kW strided offsets (no intermediate stage), and the
     winning offset i * kW + j of each window as uint8: PyTorch's first maximum in row-major order, a NaN wins."""
     sl = _tile_slices(x.ndim, geom)
     best = _stage_out(xp, x, sl[0], False)
-    if len(sl) == 1:
-        xp.copyto(best, x[sl[0]])
-        return best, xp.zeros(best.shape, xp.uint8)
-    xp.maximum(x[sl[0]], x[sl[1]], out=best)
-    for j in range(2, len(sl)):
-        xp.maximum(best, x[sl[j]], out=best)
-    # first j with x_j == best, as ne_0 * (1 + ne_1 * (1 + ...)), cheap uint8 arithmetic (see _max_stage)
-    arg = xp.not_equal(x[sl[-2]], best).view(xp.uint8)
-    if len(sl) > 2:
-        arg = arg.copy(order="K")
-        ne = _empty_like_layout(xp, best, best.shape, bool)  # same layout as the operands: fast loops
+    arg = _empty_like_layout(xp, best, best.shape, xp.uint8)
+
+    def part(a, b):
+        xs, bs, ar = x[a:b], best[a:b], arg[a:b]
+        if len(sl) == 1:
+            xp.copyto(bs, xs[sl[0]])
+            ar.fill(0)
+            return
+        xp.maximum(xs[sl[0]], xs[sl[1]], out=bs)
+        for j in range(2, len(sl)):
+            xp.maximum(bs, xs[sl[j]], out=bs)
+        # first j with x_j == best, as ne_0 * (1 + ne_1 * (1 + ...)), cheap uint8 arithmetic (see _max_stage)
+        ne = _empty_like_layout(xp, bs, bs.shape, bool)  # same layout as the operands: fast loops
+        xp.not_equal(xs[sl[-2]], bs, out=ne)
+        xp.copyto(ar, ne)
         for j in range(len(sl) - 3, -1, -1):
-            arg += 1
-            xp.not_equal(x[sl[j]], best, out=ne)
-            xp.multiply(ne.view(xp.uint8), arg, out=arg)
-    if x.dtype.kind == "f" and xp.isnan(best.sum()):
+            ar += 1
+            xp.not_equal(xs[sl[j]], bs, out=ne)
+            xp.multiply(ne.view(xp.uint8), ar, out=ar)
+
+    parallel_map(part, _parts(xp, x))
+    if x.dtype.kind == "f" and len(sl) > 1 and xp.isnan(best.sum()):
         arg = _first_max_or_last_nan(xp, x, sl, xp.uint8)
     return best, arg
 
@@ -190,10 +207,16 @@ def _route_tiled(xp, g, arg, layout, geom, x_shape):
     kh, kw, _, _, _, _, oh, ow = geom
     whole = oh * kh == x_shape[-2] and ow * kw == x_shape[-1]
     dx = _empty_like_layout(xp, layout, tuple(x_shape), g.dtype, None if whole else 0)
-    hit = _empty_like_layout(xp, arg, arg.shape, bool)
-    for k, idx in enumerate(_tile_slices(len(x_shape), geom)):
-        xp.equal(arg, k, out=hit)
-        xp.multiply(g, hit.view(xp.uint8), out=dx[idx])  # a uint8 operand: NumPy's bool-to-float cast is slower
+    sl = _tile_slices(len(x_shape), geom)
+
+    def part(a, b):
+        gs, ar, dxs = g[a:b], arg[a:b], dx[a:b]
+        hit = _empty_like_layout(xp, ar, ar.shape, bool)
+        for k, idx in enumerate(sl):
+            xp.equal(ar, k, out=hit)
+            xp.multiply(gs, hit.view(xp.uint8), out=dxs[idx])  # a uint8 operand: NumPy's bool-to-float cast is slower
+
+    parallel_map(part, _parts(xp, dx))
     return dx
 
 
