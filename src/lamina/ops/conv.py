@@ -42,6 +42,13 @@ def _scratch(xp, size, dtype):
     return buf
 
 
+def _map(xp, fn, items):
+    """The chunks on the intra-op threads for NumPy arrays; one after another on a GPU (one stream does them)."""
+    if xp.__name__ == "numpy":
+        return parallel_map(fn, items)
+    return [fn(*it) for it in items]
+
+
 def _as_strided(xp, a, shape, strides):
     return xp.lib.stride_tricks.as_strided(a, shape=shape, strides=strides)
 
@@ -142,7 +149,7 @@ def _conv_rows(xp, buf, weight, groups, geom, bias=None):
         if bias is not None:
             dst += bias
 
-    parallel_map(chunk, chunks)
+    _map(xp, chunk, chunks)
     return out
 
 
@@ -153,7 +160,7 @@ def _conv_weight_grad(xp, buf, grows, groups, geom, weight_shape):
     o, cg = weight_shape[0], weight_shape[1]
     og = o // groups
     chunks, step = _plan(n, geom, c, o, buf.itemsize)
-    threads = min(intraop_threads(), len(chunks))
+    threads = min(intraop_threads(), len(chunks)) if xp.__name__ == "numpy" else 1
     acc = [None] * threads  # one accumulator per worker (chunk k goes to worker k % threads)
 
     def chunk(k, n0, n1):
@@ -170,7 +177,7 @@ def _conv_weight_grad(xp, buf, grows, groups, geom, weight_shape):
         else:
             acc[w] += part
 
-    parallel_map(chunk, [(k, n0, n1) for k, (n0, n1) in enumerate(chunks)])
+    _map(xp, chunk, [(k, n0, n1) for k, (n0, n1) in enumerate(chunks)])
     total = acc[0]
     for part in acc[1:]:
         if part is not None:
@@ -207,7 +214,7 @@ def _conv_input_grad(xp, grows, weight, groups, geom, buf_shape):
             part = d[k, 0] if groups == 1 else d[k].transpose(1, 0, 2)
             dst[:, hs, wsl] += part.reshape(nb, oh, ow, c)
 
-    parallel_map(chunk, chunks)
+    _map(xp, chunk, chunks)
     return dbuf
 
 
