@@ -99,7 +99,7 @@ def fit_classifier(name, model, train_set, test_set, *, epochs, out, batch_size=
     cm = confusion_matrix(logits, labels, num_classes=logits.shape[1])
     final = trainer.evaluate(test_loader)
     if plots:
-        history.plot(os.path.join(out, f"{name}_curves.png"), title=name)
+        history.plot(os.path.join(out, f"{name}_curves.png"), title=f"{name} (validation: the held-out test split)")
         plot_confusion_matrix(cm, os.path.join(out, f"{name}_confusion.png"),
                               title=f"{name}: test confusion matrix")
     return {"test_accuracy": final["accuracy"], "test_loss": final["loss"], "initial_loss": initial,
