@@ -1,6 +1,6 @@
 """A decoder-only Transformer learns to write Python, one character at a time, from the standard library's sources.
 
-    python examples/char_lm.py                    # ~1.1 M characters of stdlib *.py, then samples
+    python examples/char_lm.py                    # 1.2 M characters of stdlib *.py, then samples
     python examples/char_lm.py --root DIR --pattern '*.txt' --steps 3000
     python examples/char_lm.py --quick            # a few seconds: 60 k characters, a tiny model, 30 steps
 
