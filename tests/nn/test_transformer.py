@@ -135,6 +135,13 @@ def test_decoder_layer_matches_torch(rng, norm_first, activation, batch_first, t
                  _inputs(rng, n, s, batch_first))
 
 
+def test_decoder_layer_unbatched_and_module_activation(rng):
+    ref = torch.nn.TransformerDecoderLayer(E, H, FF, dropout=0.0, activation=torch.nn.GELU()).double()
+    layer = nn.TransformerDecoderLayer(E, H, FF, dropout=0.0, activation=nn.GELU(), dtype=F64)
+    assert list(layer.state_dict()) == list(ref.state_dict())
+    layer_parity(layer, ref, _inputs(rng, 1, 4, False, unbatched=True), _inputs(rng, 1, 3, False, unbatched=True))
+
+
 @pytest.mark.parametrize("norm_first,batch_first", [(False, False), (True, True)])
 def test_encoder_stack_with_final_norm(rng, norm_first, batch_first):
     kw = {"dim_feedforward": FF, "dropout": 0.0, "batch_first": batch_first, "norm_first": norm_first}
@@ -182,6 +189,15 @@ def test_full_transformer_matches_torch(rng, batch_first, norm_first):
         _With(ref, tgt_mask=tgt_mask_ref, src_key_padding_mask=torch.tensor(src_pad),
               memory_key_padding_mask=torch.tensor(src_pad)),
         _inputs(rng, n, s, batch_first), _inputs(rng, n, t, batch_first))
+
+
+def test_custom_encoder_and_decoder_are_used(rng):
+    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(E, H, FF, dropout=0.0, dtype=F64), 1)
+    dec = nn.TransformerDecoder(nn.TransformerDecoderLayer(E, H, FF, dropout=0.0, dtype=F64), 1)
+    model = nn.Transformer(E, H, dim_feedforward=FF, custom_encoder=enc, custom_decoder=dec, dtype=F64)
+    assert model.encoder is enc and model.decoder is dec
+    src, tgt = lamina.tensor(_inputs(rng, 2, 5, False)), lamina.tensor(_inputs(rng, 2, 4, False))
+    assert_close(model(src, tgt), dec(tgt, enc(src)))
 
 
 def test_float32_state_dict_from_torch(rng):
