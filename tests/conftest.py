@@ -1,9 +1,23 @@
 """Shared test helpers: conversion to/from PyTorch (the oracle) and close-comparison."""
 
-import numpy as np
-import pytest
+import os
 
-import lamina
+# Tests use small arrays, where BLAS threads cost more than they give (and, beside other jobs on two cores, make
+# small matrix products many times slower): one BLAS thread here and in the subprocesses that tests start.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import lamina  # noqa: E402
+
+try:  # NumPy may have been imported (and its BLAS started) before this file: limit the running pool too
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+except ImportError:
+    pass
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
