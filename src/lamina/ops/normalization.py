@@ -244,17 +244,55 @@ def _rowdot(xp, a, b):
 
 def _tiled(xp, v, r):
     """A 1-D vector repeated r times end to end (the per-column operand of a widened (R/r, r·n) view)."""
-    return v if r == 1 else xp.broadcast_to(v, (r, v.shape[0])).reshape(-1)
+    return v if r == 1 else v.reshape(1, -1).repeat(r, axis=0).reshape(-1)
+
+
+def _outer2(xp, u, p, v, q, out=None):
+    """u ⊗ p + v ⊗ q for row vectors u, v (R,) and column vectors p, q (n,), as one (R, 2) @ (2, n) BLAS product.
+
+    This writes a full array at memory speed: far cheaper than a NumPy broadcast over short rows, and (unlike a
+    rank-1 product) BLAS runs it as a real matrix multiply."""
+    lhs = xp.empty((2, u.shape[0]), u.dtype)
+    lhs[0] = u
+    lhs[1] = v
+    rhs = xp.empty((2, p.shape[0]), p.dtype)
+    rhs[0] = p
+    rhs[1] = q
+    return xp.matmul(lhs.T, rhs, out=out)
+
+
+# Row statistics (layer and group norm) take the one-pass variance E[x²] - mean² while (mean² + var) / var stays
+# below this bound (float32: the variance keeps ~6 correct digits); beyond it, x is centred first.
+_ROW_ONE_PASS_RATIO = {2: 2.0, 4: 4.0, 8: 1e6}  # by itemsize
+
+
+def _row_moments(xp, x2, inv_n):
+    """(x, centre, var) of a 2-D (R, n) array: per-row mean and biased variance from BLAS sums.
+
+    When the mean dwarfs the spread, x comes back centred (a new array) with centre 0, so that every later
+    formula in x - centre stays exact."""
+    dt = x2.dtype
+    mean = (x2 @ xp.ones(x2.shape[1], dt)) * inv_n
+    msq = mean * mean
+    var = _rowdot(xp, x2, x2) * inv_n - msq
+    if bool((msq + var <= _ROW_ONE_PASS_RATIO[dt.itemsize] * var).all()):
+        return x2, mean, var
+    x2 = x2 - mean[:, None]
+    return x2, xp.zeros_like(mean), _rowdot(xp, x2, x2) * inv_n
 
 
 class LayerNorm(Function):
     """Layer normalisation over the trailing ``k`` dims of x; weight and bias have those dims' shape.
 
-    x is viewed as (R, D), one row per normalised group: x̂ = (x - mean_row)·rstd_row, y = x̂·w + b. The row sums
-    are BLAS products with a ones vector (a dot per row, no squared temporary); x̂ is kept for backward, where
-    dx = rstd·ĝ + A·x̂ + C per row (ĝ = dy·w, A = -rstd·mean(ĝ·x̂), C = -rstd·mean ĝ) is written straight into a
-    gradient array that owns its memory (so the engine stores it as x.grad without a copy). Element-wise work by
-    column (w, b) runs on widened (R/r, r·D) views: long inner loops when D is small.
+    x is viewed as (R, D), one row per normalised group: x̂ = (x - mean_row)·rstd_row, y = x̂·w + b. Row
+    statistics are BLAS sums (one pass for mean and E[x²] unless the mean dwarfs the spread). Each full-size
+    array is first written by an (R, 2) @ (2, D) product of per-row and per-column vectors and then updated in
+    place with full arrays, never by broadcasting a per-row value over short rows (slow in NumPy):
+
+        y  = (b - mean·rstd·w) + x ⊙ (rstd ⊗ w)
+        dx = rstd·(ĝ - Σĝ/D - x̂·Σ(ĝ·x̂)/D) = g ⊙ (rstd ⊗ w) + x ⊙ (A ⊗ 1) + C     (ĝ = g·w; A, C per row)
+
+    Backward needs only x, mean and rstd; its sums over rows and columns are BLAS products with g and g·x.
     """
 
     @staticmethod
@@ -264,66 +302,67 @@ class LayerNorm(Function):
         dt = x.dtype
         d = math.prod(shape[len(shape) - k:])
         rows = x.size // d if d else 0
-        x2 = x.reshape(rows, d)
         inv_d = dt.type(1 / d) if d else dt.type(0)
-        xh = xp.subtract(x2, ((x2 @ xp.ones(d, dt)) * inv_d)[:, None])  # centred first: an exact variance
-        var = _rowdot(xp, xh, xh) * inv_d
+        x2, centre, var = _row_moments(xp, x.reshape(rows, d), inv_d)
         var += dt.type(eps)
         rstd = xp.sqrt(var, out=var)
         xp.divide(1, rstd, out=rstd)
-        xh *= rstd[:, None]
+        w = xp.ones(d, dt) if weight is None else weight.reshape(d)
         y = xp.empty(shape, dt)
-        r = _wide_rows(rows, d)
-        yw, xw = _wide(y.reshape(rows, d), "cl", r), _wide(xh, "cl", r)
-        if weight is not None:
-            xp.multiply(xw, _tiled(xp, weight.reshape(d), r), out=yw)
-            if bias is not None:
-                yw += _tiled(xp, bias.reshape(d), r)
-        elif bias is not None:
-            xp.add(xw, _tiled(xp, bias.reshape(d), r), out=yw)
-        else:
-            yw[...] = xw
+        y2 = y.reshape(rows, d)
+        _outer2(xp, -centre * rstd, w, xp.ones(rows, dt), xp.zeros(d, dt) if bias is None else bias.reshape(d),
+                out=y2)  # b - mean·rstd·w
+        s = _outer2(xp, rstd, w, xp.zeros(rows, dt), w)  # rstd ⊗ w
+        s *= x2
+        y2 += s
         if ctx.needs_input_grad:
-            ctx.save_for_backward(xh, rstd, weight)
-            ctx.meta = (shape, k, r)
+            ctx.save_for_backward(x2, centre, rstd, weight)
+            ctx.meta = (shape, k)
         return y
 
     @staticmethod
     def backward(ctx, g):
         xp = ctx.xp
-        xh, rstd, weight = ctx.saved_tensors
-        shape, k, r = ctx.meta
+        x2, centre, rstd, weight = ctx.saved_tensors
+        shape, k = ctx.meta
         need = ctx.needs_input_grad
-        rows, d = xh.shape
-        dt = xh.dtype
+        rows, d = x2.shape
+        dt = x2.dtype
         g2 = g.reshape(rows, d)
         gx = gw = gb = None
+        u = g2 * x2 if need[0] or need[1] else None
         if need[1]:
-            gw = xp.einsum("rn,rn->n", g2, xh).reshape(weight.shape)
+            # Σ_r g·x̂ = Σ_r rstd·(g·x) - Σ_r (rstd·centre)·g
+            gw = (rstd @ u - (rstd * centre) @ g2).reshape(weight.shape)
         if need[2]:
             gb = (xp.ones(rows, dt) @ g2).reshape(shape[len(shape) - k:])
         if need[0]:
+            w = xp.ones(d, dt) if weight is None else weight.reshape(d)
+            inv_d = dt.type(1 / d)
+            m = g2 @ w  # Σ ĝ per row
+            a = (u @ w - centre * m) * rstd  # Σ ĝ·x̂ per row
+            big_a = -rstd * rstd * a * inv_d
+            big_c = -big_a * centre - rstd * m * inv_d
+            zero = xp.zeros(rows, dt)
             gx = xp.empty(shape, dt)
-            gx2 = gx.reshape(rows, d)
-            if weight is not None:
-                xp.multiply(_wide(g2, "cl", r), _tiled(xp, weight.reshape(d), r), out=_wide(gx2, "cl", r))
-                gh = gx2
-            else:
-                gh = g2
-            c = -rstd * dt.type(1 / d)
-            t = xh * (_rowdot(xp, gh, xh) * c)[:, None]
-            t += ((gh @ xp.ones(d, dt)) * c)[:, None]
-            xp.multiply(gh, rstd[:, None], out=gx2)
-            gx2 += t
+            dx = gx.reshape(rows, d)
+            _outer2(xp, rstd, w, zero, w, out=dx)
+            dx *= g2
+            _outer2(xp, big_a, xp.ones(d, dt), big_c, xp.zeros(d, dt), out=u)
+            u *= x2
+            dx += u
+            _outer2(xp, big_c, xp.ones(d, dt), zero, w, out=u)
+            dx += u
         return gx, gw, gb
 
 
 class GroupNorm(Function):
     """Group normalisation of x (N, C, *): channels split into G groups, statistics per (sample, group).
 
-    x is viewed as (N·G, C/G·L) rows for the statistics (one-pass BLAS sums, two passes when the mean dwarfs the
-    spread) and as (N, C, L) for the output y = x·scale + shift, scale and shift per (sample, channel). Backward
-    reduces dy and dy·x per (sample, channel) row, and dx = K·dy + A·x + C per (sample, channel).
+    x is viewed as (N·G, C/G·L) rows for the statistics (BLAS sums, as in layer norm) and as (N·C, L) rows for
+    the output y = x·scale + shift, scale and shift per (sample, channel). Backward reduces dy and dy·x per
+    (sample, channel) row and writes dx = K·(dy + x·A/K + C/K) in place (K = rstd·w per row; K·dy + x·A + C with
+    one temporary when some w is 0).
     """
 
     @staticmethod
@@ -335,69 +374,74 @@ class GroupNorm(Function):
         g = num_groups
         cg = c // g
         ln = x.size // (n * c) if n * c else 0
-        x3 = x.reshape(n, c, ln)
-        rows = x3.reshape(n * g, cg * ln)
         inv = dt.type(1 / (cg * ln)) if cg * ln else dt.type(0)
-        mean = (rows @ xp.ones(cg * ln, dt)) * inv
-        msq = mean * mean
-        var = _rowdot(xp, rows, rows) * inv - msq
-        if not bool(xp.all(msq + var <= _ONE_PASS_RATIO[dt.itemsize] * var)):
-            rows = rows - mean[:, None]  # cancellation: centre first (x̂ is then measured from 0)
-            x3 = rows.reshape(n, c, ln)
-            var = _rowdot(xp, rows, rows) * inv
-            centre = xp.zeros_like(mean)
+        rows, centre, var = _row_moments(xp, x.reshape(n * g, cg * ln), inv)
+        var += dt.type(eps)
+        rstd = xp.sqrt(var, out=var)
+        xp.divide(1, rstd, out=rstd)
+        if weight is None:
+            scale = rstd.repeat(cg)
         else:
-            centre = mean
-        rstd = 1 / xp.sqrt(var + dt.type(eps))
-        rs = rstd.reshape(n, g, 1)
-        scale = xp.broadcast_to(rs, (n, g, cg)) if weight is None else rs * weight.reshape(g, cg)
-        shift = -centre.reshape(n, g, 1) * scale
+            scale = (rstd.reshape(n, g, 1) * weight.reshape(g, cg)).reshape(n * c)
+        shift = -centre.repeat(cg) * scale
         if bias is not None:
-            shift += bias.reshape(g, cg)
+            shift += _tiled(xp, bias, n)
+        x2 = rows.reshape(n * c, ln)
         y = xp.empty(shape, dt)
-        yv = y.reshape(n, c, ln)
-        xp.multiply(x3, scale.reshape(n, c, 1), out=yv)
-        yv += shift.reshape(n, c, 1)
+        y2 = y.reshape(n * c, ln)
+        xp.multiply(x2, scale[:, None], out=y2)
+        y2 += shift[:, None]
         if ctx.needs_input_grad:
-            ctx.save_for_backward(x3, centre, rstd, weight)
+            ctx.save_for_backward(x2, centre, rstd, weight)
             ctx.meta = (shape, g)
         return y
 
     @staticmethod
     def backward(ctx, grad):
         xp = ctx.xp
-        x3, centre, rstd, weight = ctx.saved_tensors
+        x2, centre, rstd, weight = ctx.saved_tensors
         shape, g = ctx.meta
         need = ctx.needs_input_grad
-        n, c, ln = x3.shape
+        nc, ln = x2.shape
+        n = rstd.shape[0] // g
+        c = nc // n
         cg = c // g
-        dt = x3.dtype
-        dy3 = grad.reshape(n, c, ln)
-        d2 = dy3.reshape(n * c, ln)
-        s_dy = (d2 @ xp.ones(ln, dt)).reshape(n, g, cg)
-        rs = rstd.reshape(n, g, 1)
-        ce = centre.reshape(n, g, 1)
-        p = (_rowdot(xp, d2, x3.reshape(n * c, ln)).reshape(n, g, cg) - ce * s_dy) * rs  # Σ_L dy·x̂
+        dt = x2.dtype
+        d2 = grad.reshape(nc, ln)
+        s_dy = d2 @ xp.ones(ln, dt)
+        rs = rstd.repeat(cg)
+        p = (_rowdot(xp, d2, x2) - centre.repeat(cg) * s_dy) * rs  # Σ_L dy·x̂ per (sample, channel)
         gx = gw = gb = None
         if need[0]:
-            wg = 1 if weight is None else weight.reshape(g, cg)
             inv = dt.type(1 / (cg * ln))
-            m = (s_dy * wg).sum(axis=2, keepdims=True) * inv  # mean ĝ per (sample, group)
-            a = (p * wg).sum(axis=2, keepdims=True) * inv  # mean ĝ·x̂
-            # dx = rstd·(w·dy - m - x̂·a) = K·dy + A·x + C with x̂ = (x - centre)·rstd
-            k = xp.broadcast_to(rs * wg, (n, g, cg)).reshape(n, c, 1)
-            ra = rs * a
-            big_a = xp.broadcast_to(-rs * ra, (n, g, cg)).reshape(n, c, 1)
-            big_c = xp.broadcast_to(rs * (ra * ce - m), (n, g, cg)).reshape(n, c, 1)
+            wr = None if weight is None else _tiled(xp, weight, n)
+            m = (s_dy if wr is None else s_dy * wr).reshape(n * g, cg).sum(axis=1) * inv  # mean ĝ per group
+            a = (p if wr is None else p * wr).reshape(n * g, cg).sum(axis=1) * inv  # mean ĝ·x̂
+            # dx = rstd·(w·dy - m - x̂·a) = K·dy + A·x + C per (sample, channel), x̂ = (x - centre)·rstd
+            k = rs if wr is None else rs * wr
+            ra = rstd * a
+            big_a = (-rstd * ra).repeat(cg)
+            big_c = (rstd * (ra * centre - m)).repeat(cg)
             gx = xp.empty(shape, dt)
-            gv = gx.reshape(n, c, ln)
-            xp.multiply(x3, big_a, out=gv)
-            gv += big_c
-            gv += dy3 * k
+            gv = gx.reshape(nc, ln)
+            ones, zeros = xp.ones(ln, dt), xp.zeros(ln, dt)
+            if bool((k != 0).all()):
+                _outer2(xp, big_a / k, ones, k, zeros, out=gv)
+                gv *= x2
+                gv += d2
+                gv += (big_c / k)[:, None]
+                gv *= k[:, None]
+            else:
+                _outer2(xp, k, ones, k, zeros, out=gv)
+                gv *= d2
+                t = _outer2(xp, big_a, ones, big_c, zeros)
+                t *= x2
+                gv += t
+                gv += big_c[:, None]
         if need[1]:
-            gw = p.sum(axis=0).reshape(c)
+            gw = p.reshape(n, c).sum(axis=0)
         if need[2]:
-            gb = s_dy.sum(axis=0).reshape(c)
+            gb = s_dy.reshape(n, c).sum(axis=0)
         return gx, gw, gb
 
 
