@@ -261,8 +261,8 @@ def _outer2(xp, u, p, v, q, out=None):
     return xp.matmul(lhs.T, rhs, out=out)
 
 
-# Row statistics (layer and group norm) take the one-pass variance E[x²] - mean² while (mean² + var) / var stays
-# below this bound (float32: the variance keeps ~6 correct digits); beyond it, x is centred first.
+# Row statistics (layer and group norm) take the one-pass variance E[x²] - mean² while E[x²] / var = (mean² + var)
+# / var stays below this bound (float32: the variance keeps ~6 correct digits); beyond it, x is centred first.
 _ROW_ONE_PASS_RATIO = {2: 2.0, 4: 4.0, 8: 1e6}  # by itemsize
 
 
@@ -272,13 +272,22 @@ def _row_moments(xp, x2, inv_n):
     When the mean dwarfs the spread, x comes back centred (a new array) with centre 0, so that every later
     formula in x - centre stays exact."""
     dt = x2.dtype
-    mean = (x2 @ xp.ones(x2.shape[1], dt)) * inv_n
-    msq = mean * mean
-    var = _rowdot(xp, x2, x2) * inv_n - msq
-    if bool((msq + var <= _ROW_ONE_PASS_RATIO[dt.itemsize] * var).all()):
+    mean = x2 @ xp.ones(x2.shape[1], dt)
+    mean *= inv_n
+    sq = _rowdot(xp, x2, x2)
+    sq *= inv_n
+    var = sq - mean * mean
+    if bool((sq <= _ROW_ONE_PASS_RATIO[dt.itemsize] * var).all()):
         return x2, mean, var
     x2 = x2 - mean[:, None]
     return x2, xp.zeros_like(mean), _rowdot(xp, x2, x2) * inv_n
+
+
+def _rstd(xp, var, eps):
+    """1 / sqrt(var + eps), in place."""
+    var += var.dtype.type(eps)
+    rstd = xp.sqrt(var, out=var)
+    return xp.divide(1, rstd, out=rstd)
 
 
 class LayerNorm(Function):
@@ -286,8 +295,8 @@ class LayerNorm(Function):
 
     x is viewed as (R, D), one row per normalised group: x̂ = (x - mean_row)·rstd_row, y = x̂·w + b. Row
     statistics are BLAS sums (one pass for mean and E[x²] unless the mean dwarfs the spread). Each full-size
-    array is first written by an (R, 2) @ (2, D) product of per-row and per-column vectors and then updated in
-    place with full arrays, never by broadcasting a per-row value over short rows (slow in NumPy):
+    array is first written by an (R, 3) @ (3, D) BLAS product of per-row and per-column vectors and then updated
+    in place with full arrays, never by broadcasting a per-row value over short rows (slow in NumPy):
 
         y  = (b - mean·rstd·w) + x ⊙ (rstd ⊗ w)
         dx = rstd·(ĝ - Σĝ/D - x̂·Σ(ĝ·x̂)/D) = g ⊙ (rstd ⊗ w) + x ⊙ (A ⊗ 1) + C     (ĝ = g·w; A, C per row)
@@ -300,19 +309,23 @@ class LayerNorm(Function):
         xp = ctx.xp
         shape = x.shape
         dt = x.dtype
-        d = math.prod(shape[len(shape) - k:])
+        d = shape[-1] if k == 1 else math.prod(shape[len(shape) - k:])
         rows = x.size // d if d else 0
-        inv_d = dt.type(1 / d) if d else dt.type(0)
-        x2, centre, var = _row_moments(xp, x.reshape(rows, d), inv_d)
-        var += dt.type(eps)
-        rstd = xp.sqrt(var, out=var)
-        xp.divide(1, rstd, out=rstd)
-        w = xp.ones(d, dt) if weight is None else weight.reshape(d)
+        x2, centre, var = _row_moments(xp, x.reshape(rows, d), dt.type(1 / d) if d else dt.type(0))
+        rstd = _rstd(xp, var, eps)
+        lhs = xp.empty((3, rows), dt)  # row vectors: -mean·rstd, 1, rstd
+        xp.multiply(centre, rstd, out=lhs[0])
+        lhs[0] *= -1
+        lhs[1] = 1
+        lhs[2] = rstd
+        rhs = xp.zeros((2, 3, d), dt)  # column vectors of y's offset and of the scale rstd ⊗ w
+        rhs[0, 0] = rhs[1, 2] = 1 if weight is None else weight.reshape(d)
+        if bias is not None:
+            rhs[0, 1] = bias.reshape(d)
         y = xp.empty(shape, dt)
         y2 = y.reshape(rows, d)
-        _outer2(xp, -centre * rstd, w, xp.ones(rows, dt), xp.zeros(d, dt) if bias is None else bias.reshape(d),
-                out=y2)  # b - mean·rstd·w
-        s = _outer2(xp, rstd, w, xp.zeros(rows, dt), w)  # rstd ⊗ w
+        xp.matmul(lhs.T, rhs[0], out=y2)  # b - mean·rstd·w
+        s = xp.matmul(lhs.T, rhs[1])  # rstd ⊗ w
         s *= x2
         y2 += s
         if ctx.needs_input_grad:
@@ -333,26 +346,38 @@ class LayerNorm(Function):
         u = g2 * x2 if need[0] or need[1] else None
         if need[1]:
             # Σ_r g·x̂ = Σ_r rstd·(g·x) - Σ_r (rstd·centre)·g
-            gw = (rstd @ u - (rstd * centre) @ g2).reshape(weight.shape)
+            gw = rstd @ u
+            gw -= (rstd * centre) @ g2
+            gw = gw.reshape(weight.shape)
         if need[2]:
             gb = (xp.ones(rows, dt) @ g2).reshape(shape[len(shape) - k:])
         if need[0]:
             w = xp.ones(d, dt) if weight is None else weight.reshape(d)
-            inv_d = dt.type(1 / d)
             m = g2 @ w  # Σ ĝ per row
-            a = (u @ w - centre * m) * rstd  # Σ ĝ·x̂ per row
-            big_a = -rstd * rstd * a * inv_d
-            big_c = -big_a * centre - rstd * m * inv_d
-            zero = xp.zeros(rows, dt)
+            a = u @ w  # Σ ĝ·x̂ per row = (Σ ĝ·x - centre·Σ ĝ)·rstd
+            a -= centre * m
+            a *= rstd
+            lhs = xp.empty((2, rows), dt)  # row vectors: rstd, A = -rstd²·Σ(ĝ·x̂)/D
+            lhs[0] = rstd
+            xp.multiply(a, rstd, out=lhs[1])
+            lhs[1] *= rstd
+            lhs[1] *= dt.type(-1 / d)
+            big_c = lhs[1] * centre  # C = -A·centre - rstd·Σĝ/D
+            m *= rstd
+            m *= dt.type(1 / d)
+            big_c += m
+            big_c *= -1
+            rhs = xp.zeros((2, 2, d), dt)
+            rhs[0, 0] = w
+            rhs[1, 1] = 1
             gx = xp.empty(shape, dt)
             dx = gx.reshape(rows, d)
-            _outer2(xp, rstd, w, zero, w, out=dx)
+            xp.matmul(lhs.T, rhs[0], out=dx)  # rstd ⊗ w
             dx *= g2
-            _outer2(xp, big_a, xp.ones(d, dt), big_c, xp.zeros(d, dt), out=u)
+            xp.matmul(lhs.T, rhs[1], out=u)  # A ⊗ 1
             u *= x2
             dx += u
-            _outer2(xp, big_c, xp.ones(d, dt), zero, w, out=u)
-            dx += u
+            dx += big_c[:, None]
         return gx, gw, gb
 
 

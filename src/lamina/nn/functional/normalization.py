@@ -111,6 +111,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
 
 
 def _normalized_shape(normalized_shape):
+    if type(normalized_shape) is tuple and all(type(s) is int for s in normalized_shape):
+        return normalized_shape  # the module's own (already checked) form: the common case, kept cheap
     if isinstance(normalized_shape, int) and not isinstance(normalized_shape, bool):
         return (normalized_shape,)
     try:
@@ -130,7 +132,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """
     _check_float_input("layer_norm", input, 0)
     ns = _normalized_shape(normalized_shape)
-    shape = tuple(input._data.shape)
+    data = input._data
+    shape = data.shape
     k = len(ns)
     if k == 0 or len(shape) < k or shape[len(shape) - k:] != ns:
         raise RuntimeError(f"layer_norm: given normalized_shape={list(ns)}, expected input with shape "
@@ -138,10 +141,10 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None:
             _check_tensor("layer_norm", name, t)
-            if tuple(t._data.shape) != ns:
+            if t._data.shape != ns:
                 raise RuntimeError(f"layer_norm: {name} should have shape {ns} (normalized_shape), got "
                                    f"{tuple(t._data.shape)}")
-            if t._data.dtype != input._data.dtype:
+            if t._data.dtype != data.dtype:
                 raise RuntimeError(f"layer_norm: {name} dtype {t.dtype} must match the input dtype {input.dtype}")
     return _ops.LayerNorm.apply(input, weight, bias, k=k, eps=float(eps))
 

@@ -84,9 +84,12 @@ class _NormBase(Module):
     def _average_factor(self):
         """PyTorch's momentum rule: counts batches in training; momentum=None is a cumulative average."""
         factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.add_(1)
-            factor = 1.0 / float(self.num_batches_tracked.item()) if self.momentum is None else self.momentum
+        nbt = self.num_batches_tracked
+        if self.training and self.track_running_stats and nbt is not None:
+            nbt._data += 1  # a buffer outside autograd: the array itself, without a Tensor op per step
+            nbt._version += 1
+            if self.momentum is None:
+                factor = 1.0 / float(nbt._data)
         return factor
 
     def extra_repr(self):
@@ -236,7 +239,7 @@ class LayerNorm(Module):
 
     def forward(self, input):
         try:
-            shape = tuple(input._data.shape)
+            shape = input._data.shape
         except AttributeError:
             raise TypeError(f"LayerNorm: input must be a Tensor, got {type(input).__name__}") from None
         ns = self.normalized_shape
