@@ -117,12 +117,16 @@ def _cdot(xp, a, b, layout):
 
 
 def _wide_rows(m, c):
-    """r dividing m with r·c near 1024: a (m, c) channels-last view is used as (m/r, r·c) for element-wise work,
+    """r dividing m with r·c up to 8192: a (m, c) channels-last view is used as (m/r, r·c) for element-wise work,
     so NumPy's inner loop runs over r·c values instead of c (several times faster for small c)."""
-    for r in range(min(m, max(1, 1024 // max(c, 1))), 1, -1):
-        if m % r == 0:
-            return r
-    return 1
+    top = min(m, max(1, 8192 // max(c, 1)))
+    r = math.gcd(m, 1 << (top.bit_length() - 1)) if top else 1  # M = N·H·W usually has a large power of two
+    if r * c >= 1024:
+        return r
+    for q in range(top, max(r, top - 256), -1):  # otherwise the largest divisor near the top, in a short search
+        if m % q == 0:
+            return q
+    return r
 
 
 def _wide(a, layout, r):
