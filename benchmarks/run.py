@@ -39,7 +39,7 @@ WORKLOADS = {
     "W2": "MLP 784-512-512-10, SGD, batch 32",
     "W3": "LeNet-like CNN, SGD, batch 64",
     "W4": "LSTM 32->128, 50 steps, batch 32",
-    "W5": "TransformerEncoderLayer 128/4/512, seq 64, batch 16",
+    "W5": "TransformerEncoderLayer 128/4/512, T 64, B 16",
     "W6": "Adam step, 10M parameters",
     "W7": "MLP inference, batch 1024, no_grad",
 }
@@ -191,14 +191,17 @@ def worker(fw, name, warmup, repeats):
     for _ in range(warmup):
         step()
     exact = _reset_peak()
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         step()
         times.append((time.perf_counter() - t0) * 1e3)
+        cpu.append((time.process_time() - c0) * 1e3)
     peak = _peak_mb()
     print(json.dumps({"fw": fw, "workload": name, "ms": statistics.median(times), "min_ms": min(times),
-                      "peak_mb": peak, "base_mb": base, "step_mb": max(peak - base, 0.0), "peak_exact": exact}))
+                      "cpu_ms": statistics.median(cpu), "peak_mb": peak, "base_mb": base,
+                      "step_mb": max(peak - base, 0.0), "peak_exact": exact}))
 
 
 # ----------------------------------------------------------------------------- driver side
@@ -207,7 +210,7 @@ def worker(fw, name, warmup, repeats):
 def _run_worker(fw, name, warmup, repeats):
     env = dict(os.environ, OMP_NUM_THREADS=THREADS, OPENBLAS_NUM_THREADS=THREADS, MKL_NUM_THREADS=THREADS)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", fw, "-w", name, "--warmup", str(warmup),
-           "--repeats", str(repeats)]
+           "--repeats", str(repeats), "--threads", THREADS]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         return {"fw": fw, "workload": name, "error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
@@ -215,7 +218,7 @@ def _run_worker(fw, name, warmup, repeats):
 
 
 def matmul_peak_gflops(n=2048, reps=5):
-    """This machine's float32 matmul throughput right now (NumPy, 2 threads), in a subprocess."""
+    """This machine's float32 matmul throughput right now (NumPy, ``THREADS`` threads), in a subprocess."""
     code = ("import numpy as np, time\n"
             f"a=np.random.rand({n},{n}).astype(np.float32); b=a.copy(); a@b\n"
             f"ts=[]\nfor _ in range({reps}):\n t=time.perf_counter(); a@b; ts.append(time.perf_counter()-t)\n"
@@ -271,8 +274,13 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=None, help="timed steps per subprocess (default 30)")
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
     ap.add_argument("--frameworks", default="lamina,torch", help="comma-separated subset of lamina,torch")
+    ap.add_argument("--threads", type=int, default=2, help="threads per framework (default 2, the issue's setting)")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    global THREADS
+    if args.threads < 1:
+        ap.error(f"--threads must be >= 1, got {args.threads}")
+    THREADS = str(args.threads)
     names = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
     bad = [w for w in names if w not in WORKLOADS]
     if bad or not names:
@@ -313,6 +321,7 @@ def main(argv=None):
                 continue
             results[name][fw] = {"ms": statistics.median(x["ms"] for x in ok),
                                  "round_ms": [x["ms"] for x in ok],
+                                 "cpu_ms": statistics.median(x["cpu_ms"] for x in ok),
                                  "peak_mb": max(x["peak_mb"] for x in ok),
                                  "step_mb": max(x["step_mb"] for x in ok)}
         if name == "W1":  # the peak right after W1's rounds: the machine's speed drifts over a run
@@ -345,7 +354,7 @@ def format_table(report, fws):
                      + (" -- a BUSY machine: other processes shared the cores, times are inflated and noisy"
                         if busy else ""))
     head = (f"{'workload':<8} {'description':<44} " + " ".join(f"{fw + ' ms':>11}" for fw in fws)
-            + (f" {'ratio':>7}" if two else "") + " " + " ".join(f"{fw + ' MB':>10}" for fw in fws)
+            + (f" {'ratio':>7} {'cpu':>6}" if two else "") + " " + " ".join(f"{fw + ' MB':>10}" for fw in fws)
             + (f" {'mem':>6}" if two else ""))
     lines.append(head)
     for name, res in report["results"].items():
@@ -358,9 +367,10 @@ def format_table(report, fws):
         if two and all("ms" in res.get(fw, {}) for fw in fws):
             a, b = res[fws[0]], res[fws[1]]
             ratio = f" {a['ms'] / b['ms']:>6.2f}x"
+            ratio += f" {a['cpu_ms'] / b['cpu_ms']:>5.2f}x" if a.get("cpu_ms") and b.get("cpu_ms") else f" {'-':>6}"
             mratio = f" {a['step_mb'] / b['step_mb']:>5.2f}x" if b["step_mb"] > 0 else f" {'-':>6}"
         elif two:
-            ratio, mratio = f" {'-':>7}", f" {'-':>6}"
+            ratio, mratio = f" {'-':>7} {'-':>6}", f" {'-':>6}"
         lines.append(f"{name:<8} {WORKLOADS[name]:<44} " + " ".join(cells) + ratio + " " + " ".join(mem) + mratio)
         for fw in fws:
             if "error" in res.get(fw, {}):
@@ -372,9 +382,9 @@ def format_table(report, fws):
         lines.append(f"W1 lamina achieved {report['w1_gflops']:.1f} GFLOP/s = "
                      f"{100 * report['w1_gflops'] / report['matmul_peak_gflops']:.0f}% of that peak")
     if two:
-        lines.append(f"ratio = {fws[0]} / {fws[1]} median ms per step (<= 1.0: {fws[0]} is as fast or faster); "
-                     f"MB = peak resident memory of the training steps above the framework's import footprint; "
-                     f"mem = its ratio")
+        lines.append(f"ratio = {fws[0]} / {fws[1]} median wall-clock ms per step (<= 1.0: {fws[0]} is as fast or "
+                     f"faster); cpu = the same for CPU time (all threads) per step; MB = peak resident memory of "
+                     f"the training steps above the framework's import footprint; mem = its ratio")
     return "\n".join(lines)
 
 

@@ -55,12 +55,13 @@ def test_format_table_ratios_memory_and_gflops():
     report = {"threads": 2, "environment": {"cpu": "TestCPU", "cpus": 2, "python": "3", "numpy": "2",
                                             "lamina": "0.1", "torch": "2"},
               "load_average": [5.0, 4.0], "matmul_peak_gflops": 100.0, "w1_gflops": 80.0,
-              "results": {"W1": {"lamina": {"ms": 3.0, "step_mb": 12.0}, "torch": {"ms": 4.0, "step_mb": 10.0}},
+              "results": {"W1": {"lamina": {"ms": 3.0, "cpu_ms": 4.0, "step_mb": 12.0},
+                                 "torch": {"ms": 4.0, "cpu_ms": 8.0, "step_mb": 10.0}},
                           "W5": {"lamina": {"fw": "lamina", "workload": "W5", "error": "boom"},
                                  "torch": {"ms": 2.0, "step_mb": 1.0}}}}
     text = run.format_table(report, ["lamina", "torch"])
     w1 = next(line for line in text.splitlines() if line.startswith("W1 "))
-    assert "0.75x" in w1 and "1.20x" in w1 and "12.0" in w1
+    assert "0.75x" in w1 and "1.20x" in w1 and "12.0" in w1 and "0.50x" in w1
     assert "lamina failed: boom" in text
     assert "80% of that peak" in text
     assert "BUSY machine" in text and "TestCPU" in text
@@ -74,7 +75,7 @@ def test_w6_is_ten_million_parameters_and_flops():
     assert run.w1_flops(128) == 6 * 128 * (784 * 512 + 512 * 512 + 512 * 10) - 2 * 128 * 784 * 512
 
 
-@pytest.mark.parametrize("argv", [["-w", "W9"], ["--frameworks", "jax"], ["--rounds", "0"]])
+@pytest.mark.parametrize("argv", [["-w", "W9"], ["--frameworks", "jax"], ["--rounds", "0"], ["--threads", "0"]])
 def test_run_rejects_bad_options(argv):
     run = _load_run()
     with pytest.raises(SystemExit) as e:

@@ -40,7 +40,7 @@ def _run(args):
     cmd = [sys.executable, path, "-w", args.workloads, "--frameworks", args.frameworks]
     if args.quick:
         cmd.append("--quick")
-    for opt in ("rounds", "warmup", "repeats", "json"):
+    for opt in ("rounds", "warmup", "repeats", "threads", "json"):
         v = getattr(args, opt)
         if v is not None:
             cmd += [f"--{opt}", str(v)]
@@ -74,6 +74,7 @@ def add_command(subparsers):
     p.add_argument("--rounds", type=_count(1), default=None, help="interleaved rounds per workload (default 3)")
     p.add_argument("--warmup", type=_count(0), default=None, help="untimed steps per subprocess (default 5)")
     p.add_argument("--repeats", type=_count(1), default=None, help="timed steps per subprocess (default 30)")
+    p.add_argument("--threads", type=_count(1), default=None, help="threads per framework (default 2)")
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
     p.add_argument("--frameworks", default="lamina,torch", help="comma-separated subset of lamina,torch")
     p.add_argument("--harness", default=None, help="path of benchmarks/run.py (default: the source checkout's)")
