@@ -94,6 +94,7 @@ def test_batchnorm2d_channels_last_input(rng):
     (y * lamina.tensor(w)).sum().backward()
     (yt * torch.tensor(w)).sum().backward()
     assert_close(xl.grad, xt.grad)
+    assert xl.grad._data.transpose(0, 2, 3, 1).flags.c_contiguous  # the gradient keeps the input's layout
     assert_close(layer.weight.grad, ref.weight.grad)
     assert_close(layer.bias.grad, ref.bias.grad)
     conv = nn.Conv2d(2, 5, 3, dtype=lamina.float64)  # the real producer of such views
@@ -276,6 +277,31 @@ def test_layernorm_defaults_float32_and_functional(rng):
     assert_close(w.grad, wt.grad, rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("name", ["LayerNorm", "GroupNorm"])
+@pytest.mark.parametrize("loc,scale", [(0.3, 1.0), (1000.0, 0.5)])
+def test_row_norm_float32_statistics_match_torch(rng, name, loc, scale):
+    """float32 row statistics: the one-pass sums (small mean) and the centred fallback (mean ≫ std) both keep
+    torch's values and gradients; with x near 1000 x itself is only known to ±3e-5, hence the wider tolerance."""
+    shape = (4, 8, 6, 5)
+    ref = torch.nn.LayerNorm((6, 5)) if name == "LayerNorm" else torch.nn.GroupNorm(2, 8)
+    layer = nn.LayerNorm((6, 5)) if name == "LayerNorm" else nn.GroupNorm(2, 8)
+    _randomize(ref)
+    layer.load_state_dict({k: lamina.tensor(v.detach().numpy()) for k, v in ref.state_dict().items()})
+    x_np = (rng.standard_normal(shape) * scale + loc).astype(np.float32)
+    g_np = rng.standard_normal(shape).astype(np.float32)
+    (x, xt) = pair(x_np)
+    y, yt = layer(x), ref(xt)
+    tol = 2e-3 if loc > 100 else 1e-5
+    assert y.dtype is lamina.float32
+    assert_close(y, yt, rtol=tol, atol=tol)
+    y.backward(lamina.tensor(g_np))
+    yt.backward(torch.tensor(g_np))
+    assert x.grad.dtype is lamina.float32
+    assert_close(x.grad, xt.grad, rtol=tol, atol=tol * (1 if loc < 100 else 10))
+    assert_close(layer.weight.grad, ref.weight.grad, rtol=1e-4, atol=tol * 100)
+    assert_close(layer.bias.grad, ref.bias.grad, rtol=1e-5, atol=1e-4)
+
+
 def test_layernorm_gradcheck_and_errors(rng):
     x = lamina.tensor(rng.standard_normal((2, 3, 4)), requires_grad=True)
     w = lamina.tensor(rng.uniform(0.5, 1.5, (3, 4)), requires_grad=True)
@@ -303,6 +329,15 @@ def test_groupnorm_matches_torch(rng, groups, shape, affine, bias):
     assert list(layer.state_dict()) == list(ref.state_dict())
     assert repr(layer) == repr(ref)
     layer_parity(layer, ref, rng.standard_normal(shape) * 2 - 1)
+
+
+def test_groupnorm_zero_weight_matches_torch(rng):
+    """A channel with weight 0 (no factoring by rstd·w): values and every gradient still match."""
+    ref = _randomize(torch.nn.GroupNorm(2, 6).double())
+    with torch.no_grad():
+        ref.weight[1] = 0
+    layer = nn.GroupNorm(2, 6, dtype=lamina.float64)
+    layer_parity(layer, ref, rng.standard_normal((3, 6, 4, 2)) * 2 + 1)
 
 
 def test_groupnorm_float32_gradcheck_errors(rng):

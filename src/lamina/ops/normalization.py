@@ -391,7 +391,7 @@ class GroupNorm(Function):
     x is viewed as (N·G, C/G·L) rows for the statistics (BLAS sums, as in layer norm) and as (N·C, L) rows for
     the output y = x·scale + shift, scale and shift per (sample, channel). Backward reduces dy and dy·x per
     (sample, channel) row and writes dx = K·(dy + x·A/K + C/K) in place (K = rstd·w per row; K·dy + x·A + C with
-    one temporary when some w is 0).
+    one temporary when some w is 0). Per-row values are kept as (N, G, C/G) arrays, broadcast, not repeated.
     """
 
     @staticmethod
@@ -403,74 +403,73 @@ class GroupNorm(Function):
         g = num_groups
         cg = c // g
         ln = x.size // (n * c) if n * c else 0
-        inv = dt.type(1 / (cg * ln)) if cg * ln else dt.type(0)
-        rows, centre, var = _row_moments(xp, x.reshape(n * g, cg * ln), inv)
-        var += dt.type(eps)
-        rstd = xp.sqrt(var, out=var)
-        xp.divide(1, rstd, out=rstd)
-        if weight is None:
-            scale = rstd.repeat(cg)
-        else:
-            scale = (rstd.reshape(n, g, 1) * weight.reshape(g, cg)).reshape(n * c)
-        shift = -centre.repeat(cg) * scale
+        rows, centre, var = _row_moments(xp, x.reshape(n * g, cg * ln), dt.type(1 / (cg * ln)) if cg * ln else 0)
+        rstd = _rstd(xp, var, eps).reshape(n, g, 1)
+        scale = rstd.repeat(cg, axis=2) if weight is None else rstd * weight.reshape(g, cg)
+        shift = centre.reshape(n, g, 1) * scale
+        shift *= -1
         if bias is not None:
-            shift += _tiled(xp, bias, n)
+            shift += bias.reshape(g, cg)
         x2 = rows.reshape(n * c, ln)
         y = xp.empty(shape, dt)
         y2 = y.reshape(n * c, ln)
-        xp.multiply(x2, scale[:, None], out=y2)
-        y2 += shift[:, None]
+        xp.multiply(x2, scale.reshape(n * c, 1), out=y2)
+        y2 += shift.reshape(n * c, 1)
         if ctx.needs_input_grad:
-            ctx.save_for_backward(x2, centre, rstd, weight)
-            ctx.meta = (shape, g)
+            ctx.save_for_backward(x2, centre.reshape(n, g, 1), rstd, weight)
+            ctx.shape = shape
         return y
 
     @staticmethod
     def backward(ctx, grad):
         xp = ctx.xp
-        x2, centre, rstd, weight = ctx.saved_tensors
-        shape, g = ctx.meta
+        x2, ce, rs, weight = ctx.saved_tensors
         need = ctx.needs_input_grad
         nc, ln = x2.shape
-        n = rstd.shape[0] // g
-        c = nc // n
-        cg = c // g
+        n, g = rs.shape[:2]
+        cg = nc // (n * g)
         dt = x2.dtype
         d2 = grad.reshape(nc, ln)
-        s_dy = d2 @ xp.ones(ln, dt)
-        rs = rstd.repeat(cg)
-        p = (_rowdot(xp, d2, x2) - centre.repeat(cg) * s_dy) * rs  # Σ_L dy·x̂ per (sample, channel)
+        s_dy = (d2 @ xp.ones(ln, dt)).reshape(n, g, cg)
+        p = _rowdot(xp, d2, x2).reshape(n, g, cg)  # Σ_L dy·x̂ = (Σ dy·x - centre·Σ dy)·rstd per (sample, channel)
+        p -= ce * s_dy
+        p *= rs
         gx = gw = gb = None
         if need[0]:
             inv = dt.type(1 / (cg * ln))
-            wr = None if weight is None else _tiled(xp, weight, n)
-            m = (s_dy if wr is None else s_dy * wr).reshape(n * g, cg).sum(axis=1) * inv  # mean ĝ per group
-            a = (p if wr is None else p * wr).reshape(n * g, cg).sum(axis=1) * inv  # mean ĝ·x̂
+            wg = None if weight is None else weight.reshape(g, cg)
+            m = (s_dy if wg is None else s_dy * wg).sum(axis=2, keepdims=True)  # D·mean ĝ per group
+            a = (p if wg is None else p * wg).sum(axis=2, keepdims=True)  # D·mean ĝ·x̂
             # dx = rstd·(w·dy - m - x̂·a) = K·dy + A·x + C per (sample, channel), x̂ = (x - centre)·rstd
-            k = rs if wr is None else rs * wr
-            ra = rstd * a
-            big_a = (-rstd * ra).repeat(cg)
-            big_c = (rstd * (ra * centre - m)).repeat(cg)
-            gx = xp.empty(shape, dt)
+            k = rs.repeat(cg, axis=2) if wg is None else rs * wg
+            a *= rs * inv
+            big_a = a * rs  # A = -rstd²·a (sign applied below)
+            big_c = ce * big_a
+            m *= rs * inv
+            big_c -= m
+            gx = xp.empty(ctx.shape, dt)
             gv = gx.reshape(nc, ln)
             ones, zeros = xp.ones(ln, dt), xp.zeros(ln, dt)
             if bool((k != 0).all()):
-                _outer2(xp, big_a / k, ones, k, zeros, out=gv)
+                big_a = (big_a / k).reshape(nc)
+                big_a *= -1
+                _outer2(xp, big_a, ones, big_a, zeros, out=gv)
                 gv *= x2
                 gv += d2
-                gv += (big_c / k)[:, None]
-                gv *= k[:, None]
+                gv += (big_c / k).reshape(nc, 1)
+                gv *= k.reshape(nc, 1)
             else:
-                _outer2(xp, k, ones, k, zeros, out=gv)
+                _outer2(xp, k.reshape(nc), ones, k.reshape(nc), zeros, out=gv)
                 gv *= d2
-                t = _outer2(xp, big_a, ones, big_c, zeros)
+                big_a = xp.broadcast_to(-big_a, (n, g, cg)).reshape(nc)
+                t = _outer2(xp, big_a, ones, big_a, zeros)
                 t *= x2
                 gv += t
-                gv += big_c[:, None]
+                gv += xp.broadcast_to(big_c, (n, g, cg)).reshape(nc, 1)
         if need[1]:
-            gw = p.reshape(n, c).sum(axis=0)
+            gw = p.sum(axis=0).reshape(-1)
         if need[2]:
-            gb = s_dy.reshape(n, c).sum(axis=0)
+            gb = s_dy.sum(axis=0).reshape(-1)
         return gx, gw, gb
 
 

@@ -55,10 +55,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     shape = input._data.shape
     c = shape[1]
     dt = input._data.dtype
-    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
-        _check_vector("batch_norm", name, t, c)
-    _check_vector("batch_norm", "weight", weight, c, dt)
-    _check_vector("batch_norm", "bias", bias, c, dt)
+    for name, t, want in (("running_mean", running_mean, None), ("running_var", running_var, None),
+                          ("weight", weight, dt), ("bias", bias, dt)):
+        if t is not None and (not isinstance(t, Tensor) or t._data.shape != (c,)
+                              or want is not None and t._data.dtype != want):
+            _check_vector("batch_norm", name, t, c, want)  # raises the error that names what is wrong
     if training:
         if shape[0] * math.prod(shape[2:]) == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
