@@ -14,7 +14,9 @@ Cases (float32, training mode, affine, the loss gradient given):
 Both frameworks get --threads threads (default 2: torch.set_num_threads; OMP/OpenBLAS threads for NumPy set
 before NumPy loads). Samples alternate between the frameworks after warm-up; the table shows the best and the
 median time per forward+backward and the ratio lamina / PyTorch of each (above 1.0: lamina is slower). On a
-shared machine the best sample is the steadier figure: preemption only ever adds time.
+shared machine the best sample is the steadier figure: preemption only ever adds time. --clock cpu times the
+process's CPU time instead of the wall clock (time.process_time: time spent waiting for a core is not counted;
+with --threads=1 the steadiest comparison on a busy machine).
 """
 
 import argparse
@@ -67,11 +69,11 @@ def _make(fw, build, shape, channels_last, rng):
     return step
 
 
-def _sample(fn, inner):
-    t0 = time.perf_counter()
+def _sample(fn, inner, clock=time.perf_counter):
+    t0 = clock()
     for _ in range(inner):
         fn()
-    return (time.perf_counter() - t0) / inner
+    return (clock() - t0) / inner
 
 
 def main():
@@ -79,24 +81,29 @@ def main():
     ap.add_argument("--samples", type=int, default=15, help="timed samples per case and framework (median taken)")
     ap.add_argument("--inner", type=int, default=5, help="forward+backward calls per sample")
     ap.add_argument("--threads", type=int, default=2, help="threads for both (pass as --threads=N)")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall: elapsed time (default); cpu: the process's CPU time, steadier on a busy machine")
+    ap.add_argument("--cases", default=None, help="comma-separated substrings of case names to run (default all)")
     args = ap.parse_args()
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     rows = []
-    for name, build, shape, cl in CASES:
+    cases = CASES if not args.cases else [c for c in CASES if any(k in c[0] for k in args.cases.split(","))]
+    for name, build, shape, cl in cases:
         fns = {fw: _make(fw, build, shape, cl, rng) for fw in ("lamina", "torch")}
         for fn in fns.values():  # warm-up
             _sample(fn, args.inner)
         times = {"lamina": [], "torch": []}
         for i in range(args.samples):
             for fw in (("lamina", "torch") if i % 2 == 0 else ("torch", "lamina")):
-                times[fw].append(_sample(fns[fw], args.inner))
+                times[fw].append(_sample(fns[fw], args.inner, clock))
         best = {fw: min(v) for fw, v in times.items()}
         med = {fw: statistics.median(v) for fw, v in times.items()}
         rows.append((name, best["lamina"] * 1e3, best["torch"] * 1e3, med["lamina"] * 1e3, med["torch"] * 1e3))
     w = max(len(r[0]) for r in rows)
     print(f"lamina {lamina.__version__} (NumPy {np.__version__}) vs PyTorch {torch.__version__}, {args.threads} "
-          f"thread(s), forward+backward in ms, {args.samples} samples of {args.inner} calls")
+          f"thread(s), forward+backward in ms ({args.clock} clock), {args.samples} samples of {args.inner} calls")
     print(f"{'case':<{w}}  {'best lamina':>11}  {'best torch':>10}  {'ratio':>6}  {'median lamina':>13}  "
           f"{'median torch':>12}  {'ratio':>6}")
     for name, bl, bt, ml, mt in rows:
