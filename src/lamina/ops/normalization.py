@@ -357,6 +357,7 @@ class LayerNorm(Function):
             gb = (xp.ones(rows, dt) @ g2).reshape(shape[len(shape) - k:])
         if need[0]:
             w = xp.ones(d, dt) if weight is None else weight.reshape(d)
+            inv_d = dt.type(1 / d) if d else dt.type(0)
             m = g2 @ w  # Σ ĝ per row
             a = u @ w  # Σ ĝ·x̂ per row = (Σ ĝ·x - centre·Σ ĝ)·rstd
             a -= centre * m
@@ -365,10 +366,10 @@ class LayerNorm(Function):
             lhs[0] = rstd
             xp.multiply(a, rstd, out=lhs[1])
             lhs[1] *= rstd
-            lhs[1] *= dt.type(-1 / d)
+            lhs[1] *= -inv_d
             big_c = lhs[1] * centre  # C = -A·centre - rstd·Σĝ/D
             m *= rstd
-            m *= dt.type(1 / d)
+            m *= inv_d
             big_c += m
             big_c *= -1
             rhs = xp.zeros((2, 2, d), dt)
@@ -402,8 +403,11 @@ class GroupNorm(Function):
         n, c = shape[:2]
         g = num_groups
         cg = c // g
-        ln = x.size // (n * c) if n * c else 0
-        rows, centre, var = _row_moments(xp, x.reshape(n * g, cg * ln), dt.type(1 / (cg * ln)) if cg * ln else 0)
+        ln = math.prod(shape[2:])
+        if x.size == 0:  # nothing to normalise; backward gives zeros
+            ctx.meta = (shape, g)
+            return xp.empty(shape, dt)
+        rows, centre, var = _row_moments(xp, x.reshape(n * g, cg * ln), dt.type(1 / (cg * ln)))
         rstd = _rstd(xp, var, eps).reshape(n, g, 1)
         scale = rstd.repeat(cg, axis=2) if weight is None else rstd * weight.reshape(g, cg)
         shift = centre.reshape(n, g, 1) * scale
@@ -417,14 +421,18 @@ class GroupNorm(Function):
         y2 += shift.reshape(n * c, 1)
         if ctx.needs_input_grad:
             ctx.save_for_backward(x2, centre.reshape(n, g, 1), rstd, weight)
-            ctx.shape = shape
+            ctx.meta = (shape, g)
         return y
 
     @staticmethod
     def backward(ctx, grad):
         xp = ctx.xp
-        x2, ce, rs, weight = ctx.saved_tensors
         need = ctx.needs_input_grad
+        if grad.size == 0:
+            c = ctx.meta[0][1]
+            return (xp.zeros(grad.shape, grad.dtype) if need[0] else None,
+                    xp.zeros(c, grad.dtype) if need[1] else None, xp.zeros(c, grad.dtype) if need[2] else None)
+        x2, ce, rs, weight = ctx.saved_tensors
         nc, ln = x2.shape
         n, g = rs.shape[:2]
         cg = nc // (n * g)
@@ -447,7 +455,7 @@ class GroupNorm(Function):
             big_c = ce * big_a
             m *= rs * inv
             big_c -= m
-            gx = xp.empty(ctx.shape, dt)
+            gx = xp.empty(ctx.meta[0], dt)
             gv = gx.reshape(nc, ln)
             ones, zeros = xp.ones(ln, dt), xp.zeros(ln, dt)
             if bool((k != 0).all()):
