@@ -348,13 +348,19 @@ class LayerNorm(Function):
         g2 = g.reshape(rows, d)
         gx = gw = gb = None
         u = g2 * x2 if need[0] or need[1] else None
-        if need[1]:
-            # Σ_r g·x̂ = Σ_r rstd·(g·x) - Σ_r (rstd·centre)·g
-            gw = rstd @ u
-            gw -= (rstd * centre) @ g2
-            gw = gw.reshape(weight.shape)
-        if need[2]:
-            gb = (xp.ones(rows, dt) @ g2).reshape(shape[len(shape) - k:])
+        if need[1] or need[2]:
+            # column sums in one product over g: Σ_r g (bias) and Σ_r rstd·centre·g (weight: Σ_r g·x̂ = Σ_r rstd·g·x
+            # - Σ_r rstd·centre·g)
+            lhs = xp.empty((2, rows), dt)
+            lhs[0] = 1
+            xp.multiply(rstd, centre, out=lhs[1])
+            cols = lhs @ g2
+            if need[1]:
+                gw = rstd @ u
+                gw -= cols[1]
+                gw = gw.reshape(weight.shape)
+            if need[2]:
+                gb = cols[0].reshape(shape[len(shape) - k:])
         if need[0]:
             w = xp.ones(d, dt) if weight is None else weight.reshape(d)
             inv_d = dt.type(1 / d) if d else dt.type(0)
