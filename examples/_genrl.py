@@ -69,6 +69,13 @@ def batches(n, batch_size, rng, shuffle=True, drop_last=False):
         yield order[i:i + batch_size]
 
 
+def one_per_class(y, n=10):
+    """Indices of the first image of each class (in class order), topped up with the next images to ``n``."""
+    idx = [int(np.flatnonzero(y == c)[0]) for c in np.unique(y)][:n]
+    rest = [i for i in range(len(y)) if i not in idx]
+    return np.asarray(idx + rest[:n - len(idx)])
+
+
 def save_grid(images, path, title=None, nrow=None, labels=None):
     """Save (N, 1, H, W) images in [0, 1] as one tiled grid PNG (optionally with a caption under each image)."""
     import matplotlib

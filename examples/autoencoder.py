@@ -71,7 +71,7 @@ def run(args):
         args.dataset, epochs, limit, args.channels, args.latent_dim = "digits", 8, 256, 8, 8
         args.batch_size = 16
     x, _ = common.image_arrays(args.dataset, True, limit, args.seed)
-    x_test, _ = common.image_arrays(args.dataset, False, 200 if args.quick else None)
+    x_test, y_test = common.image_arrays(args.dataset, False, 200 if args.quick else None)
     print(f"Autoencoder on {args.dataset}: {len(x)} training images, latent size {args.latent_dim}, {epochs} epochs")
     model = AutoEncoder(x.shape[1:], args.latent_dim, args.channels)
     opt = optim.Adam(model.parameters(), lr=args.lr)
@@ -101,8 +101,9 @@ def run(args):
 
     model.eval()
     with lamina.no_grad():
-        rec = model(lamina.from_numpy(x_test[:10])).numpy()
-    common.save_grid(np.concatenate([x_test[:10], rec]), f"{out}/reconstructions.png",
+        shown = x_test[common.one_per_class(y_test)]
+        rec = model(lamina.from_numpy(shown)).numpy()
+    common.save_grid(np.concatenate([shown, rec]), f"{out}/reconstructions.png",
                      f"autoencoder: held-out originals (top), reconstructions (bottom); MSE {mse:.4f}", 2)
     common.plot_curves({"train": train_hist, "held-out": (np.arange(len(test_hist)), test_hist)},
                        f"{out}/losses.png", "autoencoder reconstruction MSE")

@@ -36,14 +36,14 @@ def _parse(argv):
     p.add_argument("--steps", type=int, default=60_000, help="most environment steps (default: 60,000)")
     p.add_argument("--eval-every", type=int, default=2_500, help="steps between greedy checks (default: 2,500)")
     p.add_argument("--episodes", type=int, default=100, help="final evaluation episodes (default: 100)")
-    p.add_argument("--hidden", type=int, nargs="+", default=[128, 128])
-    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--hidden", type=int, nargs="+", default=[256, 256])
+    p.add_argument("--lr", type=float, default=2.3e-3)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--target-update", type=int, default=500, help="updates between target-network copies")
+    p.add_argument("--target-update", type=int, default=128, help="updates between target-network copies")
     p.add_argument("--tau", type=float, default=1.0,
                    help="soft target-update rate per update; 1 means hard copies every --target-update updates")
-    p.add_argument("--eps-decay-steps", type=int, default=10_000)
-    p.add_argument("--eps-end", type=float, default=0.02)
+    p.add_argument("--eps-decay-steps", type=int, default=8_000)
+    p.add_argument("--eps-end", type=float, default=0.04)
     p.add_argument("--check-episodes", type=int, default=10, help="episodes per greedy check (default: 10)")
     p.add_argument("--no-double", dest="double", action="store_false", help="plain DQN instead of Double DQN")
     return p.parse_args(argv)
@@ -57,6 +57,7 @@ def run(args):
     learning_starts = 1_000
     if args.quick:
         args.steps, args.eval_every, args.episodes, learning_starts = 1_500, 750, 3, 200
+        args.hidden = [64, 64]
     env, eval_env, final_env = gym.make("CartPole-v1"), gym.make("CartPole-v1"), gym.make("CartPole-v1")
     eval_env.reset(seed=args.seed + 500_000)
     agent = DQNAgent(env.observation_space.shape[0], env.action_space.n, hidden=tuple(args.hidden), lr=args.lr,

@@ -116,7 +116,8 @@ def run(args):
 
     rec = model.reconstruct(lamina.from_numpy(x_test)).numpy()
     mse = float(((rec - x_test) ** 2).mean())
-    common.save_grid(np.concatenate([x_test[:10], rec[:10]]), f"{out}/reconstructions.png",
+    shown = common.one_per_class(y_test)
+    common.save_grid(np.concatenate([x_test[shown], rec[shown]]), f"{out}/reconstructions.png",
                      f"VAE: held-out originals (top), reconstructions (bottom); MSE {mse:.4f}", 2)
     common.save_grid(model.sample(100, generator=lamina.Generator().manual_seed(args.seed + 2)).numpy(),
                      f"{out}/samples.png", "VAE samples from the prior", 10)
