@@ -10,8 +10,18 @@ and shares one closed-form backward over whole arrays (with ĝ = dy · w):
     dx = invstd · (ĝ - mean_S ĝ - x̂ · mean_S(ĝ · x̂)),   dw = Σ dy · x̂,   db = Σ dy
 
 When w is constant on each group (batch and instance norm) the w factor moves outside, so dy is reduced only
-twice per group. Statistics are two-pass (mean, then the centred second moment, which yields x̂ as a by-product)
-in the input's dtype; the centred sums are BLAS/einsum dot products, so no squared temporary is made.
+twice per group. How the NumPy work is kept cheap (each full-array pass costs about as much as the arithmetic):
+
+- sums over rows or columns are BLAS products with ones vectors or with g, g·x (gemv/gemm), and sums of squares
+  are dot products (vecdot/einsum): no squared temporary, no np.sum over a strided axis;
+- statistics are one pass (mean and E[x²]) while E[x²]/var stays small, else x is centred first, so float32
+  keeps PyTorch's accuracy;
+- a full-size array is created by one pass (a product, or an (R, k) @ (k, D) BLAS product of per-row and
+  per-column vectors, which writes at memory speed) and then updated in place; per-row values are not
+  broadcast over short rows where avoidable (NumPy is slow there); channels-last element-wise work runs on long
+  rows;
+- backward keeps only x (the input itself, or its centred copy) and per-group statistics, and writes dx into a
+  new array in the input's memory layout that owns its memory, so the engine stores it as x.grad uncopied.
 """
 
 import math
