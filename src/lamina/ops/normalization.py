@@ -28,6 +28,43 @@ import math
 
 from lamina.autograd.function import ArrayFunction as Function
 
+try:  # SciPy's BLAS adds a product into an existing array in one pass (NumPy's matmul has no beta = 1)
+    from scipy.linalg import blas as _scipy_blas
+except ImportError:  # pragma: no cover - SciPy is an optional accelerator here
+    _scipy_blas = None
+
+
+def _blas_gemm(xp, out):
+    """SciPy's in-place gemm for ``out`` (C-contiguous float32/float64 NumPy array), or None."""
+    if _scipy_blas is None or xp.__name__ != "numpy" or not out.size or not out.flags.c_contiguous:
+        return None
+    return {"f": _scipy_blas.sgemm, "d": _scipy_blas.dgemm}.get(out.dtype.char)
+
+
+def _add_product(xp, out, lhs, rhs):
+    """out += lhsᵀ @ rhs in place for a 2-D ``out`` (R, n), lhs (k, R), rhs (k, n) (k small: a sum of outer
+    products of per-row and per-column vectors). With SciPy: one BLAS gemm with beta = 1, a single pass over
+    ``out`` at memory speed; otherwise the product in a temporary, then an add."""
+    gemm = _blas_gemm(xp, out)
+    if gemm is None:
+        out += xp.matmul(lhs.T, rhs)
+        return
+    r = gemm(1.0, rhs.T, lhs, beta=1.0, c=out.T, overwrite_c=1)  # outᵀ (n, R) is Fortran-ordered: updated in place
+    if r.ctypes.data != out.ctypes.data:  # pragma: no cover - f2py copied (it does not for these arguments)
+        out[...] = r.T
+
+
+def _add_rows(xp, out, v):
+    """out += v[:, None] in place for a 2-D ``out`` (R, n): a BLAS rank-1 update where SciPy is there (NumPy's
+    broadcast over short rows costs several times more), else the broadcast add."""
+    gemm = _blas_gemm(xp, out)
+    if gemm is None:
+        out += v[:, None]
+        return
+    r = gemm(1.0, xp.ones((out.shape[1], 1), out.dtype), v.reshape(1, -1), beta=1.0, c=out.T, overwrite_c=1)
+    if r.ctypes.data != out.ctypes.data:  # pragma: no cover
+        out[...] = r.T
+
 # --------------------------------------------------------------------------- layouts
 # A batch-norm input (N, C, *S) is viewed without copying as either
 #   "cf": (N, C, L)  contiguous channels-first (L = prod S), statistics over axes (0, 2), or
@@ -338,10 +375,9 @@ class LayerNorm(Function):
             rhs[0, 1] = bias.reshape(d)
         y = xp.empty(shape, dt)
         y2 = y.reshape(rows, d)
-        xp.matmul(lhs.T, rhs[0], out=y2)  # b - mean·rstd·w
-        s = xp.matmul(lhs.T, rhs[1])  # rstd ⊗ w
-        s *= x2
-        y2 += s
+        xp.matmul(lhs.T, rhs[1], out=y2)  # rstd ⊗ w
+        y2 *= x2
+        _add_product(xp, y2, lhs, rhs[0])  # + b - mean·rstd·w
         if ctx.needs_input_grad:
             ctx.save_for_backward(x2, centre, rstd, weight)
             ctx.meta = (shape, k)
@@ -398,7 +434,7 @@ class LayerNorm(Function):
             xp.matmul(lhs.T, rhs[1], out=u)  # A ⊗ 1
             u *= x2
             dx += u
-            dx += big_c[:, None]
+            _add_rows(xp, dx, big_c)
         return gx, gw, gb
 
 
@@ -434,7 +470,7 @@ class GroupNorm(Function):
         y = xp.empty(shape, dt)
         y2 = y.reshape(n * c, ln)
         xp.multiply(x2, scale.reshape(n * c, 1), out=y2)
-        y2 += shift.reshape(n * c, 1)
+        _add_rows(xp, y2, shift.reshape(n * c))
         if ctx.needs_input_grad:
             ctx.save_for_backward(x2, centre.reshape(n, g, 1), rstd, weight)
             ctx.meta = (shape, g)
@@ -480,7 +516,7 @@ class GroupNorm(Function):
                 _outer2(xp, big_a, ones, big_a, zeros, out=gv)
                 gv *= x2
                 gv += d2
-                gv += (big_c / k).reshape(nc, 1)
+                _add_rows(xp, gv, (big_c / k).reshape(nc))
                 gv *= k.reshape(nc, 1)
             else:
                 _outer2(xp, k.reshape(nc), ones, k.reshape(nc), zeros, out=gv)
@@ -489,7 +525,7 @@ class GroupNorm(Function):
                 t = _outer2(xp, big_a, ones, big_a, zeros)
                 t *= x2
                 gv += t
-                gv += xp.broadcast_to(big_c, (n, g, cg)).reshape(nc, 1)
+                _add_rows(xp, gv, xp.broadcast_to(big_c, (n, g, cg)).reshape(nc))
         if need[1]:
             gw = p.sum(axis=0).reshape(-1)
         if need[2]:
