@@ -289,12 +289,16 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
 
 
 def tril(input, diagonal=0):
-    from lamina.ops.functions import mul
+    from lamina.ops.functions import where
 
-    return mul(input, Tensor._make(np.tril(np.ones(input.shape[-2:], dtype=bool), diagonal), False, None, 0))
+    # where, not a product with the mask: -inf * 0 would be NaN (causal masks are triu(full(-inf), 1))
+    mask = Tensor._make(np.tril(np.ones(input.shape[-2:], dtype=bool), diagonal), False, None, 0)
+    return where(mask, input, zeros((), dtype=input.dtype))
 
 
 def triu(input, diagonal=0):
-    from lamina.ops.functions import mul
+    from lamina.ops.functions import where
 
-    return mul(input, Tensor._make(np.triu(np.ones(input.shape[-2:], dtype=bool), diagonal), False, None, 0))
+    # where, not a product with the mask: -inf * 0 would be NaN (causal masks are triu(full(-inf), 1))
+    mask = Tensor._make(np.triu(np.ones(input.shape[-2:], dtype=bool), diagonal), False, None, 0)
+    return where(mask, input, zeros((), dtype=input.dtype))
