@@ -18,8 +18,8 @@ twice per group. How the NumPy work is kept cheap (each full-array pass costs ab
   keeps PyTorch's accuracy;
 - a full-size array is created by one pass (a product, or an (R, k) @ (k, D) BLAS product of per-row and
   per-column vectors, which writes at memory speed) and then updated in place; per-row values are not
-  broadcast over short rows where avoidable (NumPy is slow there); channels-last element-wise work runs on long
-  rows;
+  broadcast over short rows where avoidable (NumPy is slow there): with SciPy installed, per-row constants are
+  added by one in-place BLAS gemm (beta = 1); channels-last element-wise work runs on long rows;
 - backward keeps only x (the input itself, or its centred copy) and per-group statistics, and writes dx into a
   new array in the input's memory layout that owns its memory, so the engine stores it as x.grad uncopied.
 """
@@ -188,6 +188,17 @@ def _bcast(xp, v, layout, r=1):
     return _tiled(xp, v, r)
 
 
+def _add_channels(xp, a, v, layout, r):
+    """a += v per channel, in place, for ``a`` in ``_wide`` form: a BLAS rank-1 update of the (N·C, L) rows in the
+    channels-first layout (see ``_add_rows``), a broadcast add of the tiled vector along the long channels-last
+    rows."""
+    if layout == "cf":
+        n, c, ln = a.shape
+        _add_rows(xp, a.reshape(n * c, ln), _tiled(xp, v, n))
+    else:
+        a += _tiled(xp, v, r)
+
+
 # One-pass variance E[x²] - mean² is used while (mean² + var) / var, the factor by which its rounding error grows,
 # stays below this bound (float32: about 16 · 3e-7, inside PyTorch parity at 1e-5); beyond it, two passes.
 _ONE_PASS_RATIO = {2: 4.0, 4: 16.0, 8: 1e6}  # by itemsize
@@ -244,7 +255,7 @@ class BatchNorm(Function):
         y, yv = _bn_alloc(xp, x, layout, perm, shape, v.shape, dt)
         yw = _wide(yv, layout, r)
         xp.multiply(_wide(v, layout, r), _bcast(xp, scale, layout, r), out=yw)
-        yw += _bcast(xp, shift, layout, r)
+        _add_channels(xp, yw, shift, layout, r)
         need = ctx.needs_input_grad
         if need:
             keep_x = need[0] and training or (need[1] and weight is not None)
@@ -276,7 +287,7 @@ class BatchNorm(Function):
                 a = -invstd * sdyx / cnt
                 xp.multiply(_wide(v, layout, r), _bcast(xp, a, layout, r), out=gw_)
                 gw_ += _wide(dy, layout, r)
-                gw_ += _bcast(xp, -sdy / cnt - a * centre, layout, r)
+                _add_channels(xp, gw_, -sdy / cnt - a * centre, layout, r)
                 gw_ *= kb
             else:
                 xp.multiply(_wide(dy, layout, r), kb, out=gw_)
