@@ -302,6 +302,20 @@ def test_row_norm_float32_statistics_match_torch(rng, name, loc, scale):
     assert_close(layer.bias.grad, ref.bias.grad, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("name", ["LayerNorm", "GroupNorm", "BatchNorm2d"])
+def test_without_scipy_blas_matches_torch(rng, monkeypatch, name):
+    """SciPy's BLAS is an optional accelerator: the NumPy-only path gives the same values and gradients."""
+    from lamina.ops import normalization as ops
+
+    monkeypatch.setattr(ops, "_scipy_blas", None)
+    ref = _randomize({"LayerNorm": lambda: torch.nn.LayerNorm(5), "GroupNorm": lambda: torch.nn.GroupNorm(2, 4),
+                      "BatchNorm2d": lambda: torch.nn.BatchNorm2d(4)}[name]().double())
+    layer = {"LayerNorm": lambda: nn.LayerNorm(5, dtype=lamina.float64),
+             "GroupNorm": lambda: nn.GroupNorm(2, 4, dtype=lamina.float64),
+             "BatchNorm2d": lambda: nn.BatchNorm2d(4, dtype=lamina.float64)}[name]()
+    layer_parity(layer, ref, rng.standard_normal((3, 4, 2, 5)) * 2 + 1)
+
+
 def test_layernorm_gradcheck_and_errors(rng):
     x = lamina.tensor(rng.standard_normal((2, 3, 4)), requires_grad=True)
     w = lamina.tensor(rng.uniform(0.5, 1.5, (3, 4)), requires_grad=True)
