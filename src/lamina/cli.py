@@ -263,7 +263,7 @@ def _print_summary(model, input_shape):
     from lamina import nn
 
     try:
-        print(nn.summary(model, input_size=(1, *input_shape)))
+        nn.summary(model, input_size=(1, *input_shape))  # prints the table itself
     except Exception as e:  # a summary must never stop a training run
         n = sum(p.numel() for p in model.parameters())
         print(f"{model}\nTotal params: {n:,}  (nn.summary unavailable: {e})")
