@@ -30,7 +30,7 @@ def _mnist5k_source():
 class Digits(ImageClassification):
     """scikit-learn's handwritten digits: 1,797 grey 8x8 images of 0-9 (``sklearn.datasets.load_digits``).
 
-    A fixed stratified split: 80 % train (``train=True``, 1,437 images), 20 % test (360), the same on every
+    A fixed stratified split: 80 % train (``train=True``, 1,438 images), 20 % test (359), the same on every
     machine. Pixels (0-16 in the source) come as float32 in [0, 1], shape (1, 8, 8); labels are 0-9.
 
     Args:
