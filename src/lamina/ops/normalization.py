@@ -480,7 +480,12 @@ class GroupNorm(Function):
         x2 = rows.reshape(n * c, ln)
         y = xp.empty(shape, dt)
         y2 = y.reshape(n * c, ln)
-        xp.multiply(x2, scale.reshape(n * c, 1), out=y2)
+        if ln <= 512:  # short rows: write scale ⊗ 1 by BLAS, then one full in-place product (cheaper broadcast)
+            sc = scale.reshape(n * c)
+            _outer2(xp, sc, xp.ones(ln, dt), sc, xp.zeros(ln, dt), out=y2)
+            y2 *= x2
+        else:
+            xp.multiply(x2, scale.reshape(n * c, 1), out=y2)
         _add_rows(xp, y2, shift.reshape(n * c))
         if ctx.needs_input_grad:
             ctx.save_for_backward(x2, centre.reshape(n, g, 1), rstd, weight)
