@@ -335,7 +335,8 @@ def test_layernorm_gradcheck_and_errors(rng):
 # ----------------------------------------------------------------------------------------------- group norm
 
 @pytest.mark.parametrize("groups,shape,affine", [(2, (3, 6, 5), True), (3, (2, 6, 3, 3), True), (1, (4, 6), True),
-                                                 (6, (2, 6, 4), True), (2, (2, 6, 2, 2, 2), False)])
+                                                 (6, (2, 6, 4), True), (2, (2, 6, 2, 2, 2), False),
+                                                 (3, (2, 6, 600), True)])  # long rows: the other output path
 @pytest.mark.parametrize("bias", [True, False])
 def test_groupnorm_matches_torch(rng, groups, shape, affine, bias):
     ref = _randomize(torch.nn.GroupNorm(groups, 6, affine=affine, bias=bias).double())
