@@ -9,7 +9,7 @@ import lamina
 import lamina.nn.functional as F
 from lamina import nn
 from lamina.autograd import gradcheck
-from lamina.ops.nn_activation import Erf, erf_array, erf_expansion
+from lamina.ops.nn_activation import Erf, erf_array, erf_expansion, erfc_float32
 from tests.conftest import assert_close, pair, torch
 from tests.nn._parity import float32_parity, layer_parity
 
@@ -171,6 +171,21 @@ def test_erf_matches_math_erf(erf_array):
     got32 = erf_array(np, x32)
     assert got32.dtype == np.float32
     assert np.abs(got32 - np.array([math.erf(v) for v in x32.astype(float)])).max() < 2e-7
+
+
+def test_float32_erfc_behind_exact_gelu():
+    z = np.concatenate([np.linspace(-9, 9, 20001), [1e20, -1e20, np.inf, -np.inf, 0.0]]).astype(np.float32)
+    ref = np.array([math.erfc(float(v)) for v in z])
+    got = erfc_float32(np, z)
+    assert got.dtype == np.float32
+    assert (np.abs(got - ref) / ref).max() < 5e-6  # float32 rounding of exp(-z²) with z² up to 81
+    assert_close(got[-5:], [0.0, 2.0, 0.0, 2.0, 1.0], atol=0)
+    x = np.linspace(-8, 8, 1001).astype(np.float32)
+    a, t = lamina.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    lamina.nn.functional.gelu(a).sum().backward()
+    torch.nn.functional.gelu(t).sum().backward()
+    assert_close(lamina.nn.functional.gelu(a.detach()), torch.nn.functional.gelu(t.detach()), rtol=2e-6, atol=1e-6)
+    assert_close(a.grad, t.grad, rtol=2e-6, atol=1e-6)
 
 
 def test_erf_op_and_grad(rng):
