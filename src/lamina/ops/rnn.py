@@ -28,6 +28,7 @@ import threading
 import numpy as np
 
 from lamina.autograd.function import ArrayFunction as Function
+from lamina.backend.threads import single_threaded_blas
 
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "PadSequence", "RNNReLU", "RNNReLUCell", "RNNTanh", "RNNTanhCell"]
 
@@ -470,7 +471,8 @@ def _forward(ctx, kind, x, hx, cx, weights, num_layers, bidirectional, batch_fir
                         zeros_c = xp.zeros((H, B), dt)
                     c0 = zeros_c
             hs = ys[:, d * P:(d + 1) * P]
-            saved = kind.forward(xp, g, w, hs, h0, c0, d == 1)
+            with single_threaded_blas():
+                saved = kind.forward(xp, g, w, hs, h0, c0, d == 1)
             hn[k] = hs[0 if d else T - 1].T
             if cn is not None:
                 cn[k] = saved[0][0 if d else T - 1].T
@@ -528,9 +530,10 @@ def _backward(ctx, dout, dhn, dcn=None):
             hs = st.ys[:, d * P:(d + 1) * P]
             dhs = None if dys is None else dys[:, d * P:(d + 1) * P]
             h0_ = h0 if h0 is not None else xp.zeros((P, B), dt)
-            vi, vh, dh0, dc0, dw_hr = kind.backward(
-                xp, g, w, hs, h0_, saved, dhs, None if dhn is None else dhn[k].T,
-                None if dcn is None else dcn[k].T, d == 1, need_h0)
+            with single_threaded_blas():
+                vi, vh, dh0, dc0, dw_hr = kind.backward(
+                    xp, g, w, hs, h0_, saved, dhs, None if dhn is None else dhn[k].T,
+                    None if dcn is None else dcn[k].T, d == 1, need_h0)
             if dhx is not None:
                 dhx[k] = dh0.T
             if dcx is not None:
