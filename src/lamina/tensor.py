@@ -357,10 +357,12 @@ class Tensor:
             raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
                                f"{list(result.shape)}")
         self._data = result._data
-        self.grad_fn = result.grad_fn
+        self.grad_fn = fn = result.grad_fn
         self._output_nr = result._output_nr
         self._requires_grad = result._requires_grad
         self._version += 1
+        if fn is not None and fn._versions:  # the op that wrote self read it before: its input is now its output
+            fn._versions = tuple([(r, self._version) if r() is self else (r, v) for r, v in fn._versions])
         return self
 
     def _inplace_array(self, op, ufunc, other):

@@ -532,3 +532,43 @@ def test_none_gradient_edge_still_releases_an_interior_node():
     FirstOnly.apply(x * 2, y * 3).sum().backward()  # a node reached only by None is skipped, as in PyTorch
     assert_close(x.grad, [4.0, 4.0])
     assert y.grad is None
+
+
+def test_inplace_change_of_a_saved_input_is_refused_like_pytorch():
+    x = lamina.ones(3)
+    w = lamina.ones(3, requires_grad=True)
+    y = (x * w).sum()  # mul saves x for w's gradient
+    x.mul_(5)
+    with pytest.raises(RuntimeError, match=r"modified by an inplace operation.*version 1; expected version 0"):
+        y.backward()
+    xt, wt = torch.ones(3), torch.ones(3, requires_grad=True)
+    yt = (xt * wt).sum()
+    xt.mul_(5)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        yt.backward()
+
+
+def test_inplace_change_of_an_input_that_was_not_saved_is_fine():
+    x = lamina.ones(3)
+    w = lamina.ones(3, requires_grad=True)
+    y = (x + w).sum()  # add saves nothing
+    x.mul_(5)
+    y.backward()
+    assert w.grad.tolist() == [1.0, 1.0, 1.0]
+    # a tracked in-place op gives the tensor a new history; earlier users keep the values they saw
+    a = lamina.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    b = a * 1.0
+    c = b * b
+    b.relu_()
+    (c.sum() + b.sum()).backward()
+    assert a.grad.tolist() == [3.0, -4.0, 7.0]
+
+
+def test_inplace_op_output_saved_then_changed_again_is_refused():
+    a = lamina.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    b = (a * 1.0).relu_()  # relu saves its output, which b now is
+    z = b.sum()
+    with lamina.no_grad():
+        b.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.backward()

@@ -112,6 +112,23 @@ def _accumulate_leaf(t, g, owned, borrowed):
             tg += g
 
 
+def _check_versions(node, Tensor):
+    """PyTorch's error when an input was changed in place, after forward, in an array that backward reads."""
+    for r, version in node._versions:
+        t = r()
+        if t is None or t._version == version:
+            continue
+        data = t._data
+        for s in node._saved:
+            arr = s._data if isinstance(s, Tensor) else s
+            if getattr(arr, "ndim", None) is not None and node.xp.may_share_memory(arr, data):
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified by an inplace "
+                    f"operation: [{t.dtype} {list(t.shape)}] is at version {t._version}; expected version {version} "
+                    f"instead (it was saved by {node.name()}). Use an out-of-place op (e.g. x = x + 1 instead of "
+                    f"x.add_(1)) or clone() the tensor before changing it.")
+
+
 def run_backward(roots, root_grads, retain_graph, capture=None, accumulate=True):
     """Backpropagate ``root_grads`` from the root tensors.
 
@@ -181,6 +198,8 @@ def _run(roots, root_grads, retain_graph, capture, accumulate):
         fn = node._fn
         if node._freed:
             node.saved_tensors  # noqa: B018 - raises the "backward a second time" error
+        if node._versions and node._saved:
+            _check_versions(node, Tensor)
         if prof is not None:
             t0 = prof.clock()
         try:

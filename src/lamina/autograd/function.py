@@ -12,6 +12,7 @@ The ``ctx`` object is the graph node (what ``tensor.grad_fn`` returns).
 """
 
 import traceback
+from weakref import ref as _weakref
 
 from lamina.autograd.grad_mode import no_grad, state
 from lamina.backend.xp import get_xp, numpy_module
@@ -36,6 +37,7 @@ class Context:
     _stack = None
     _freed = False
     _non_diff = None
+    _versions = None  # ((weakref to input tensor, its _version at forward), ...): checked before backward
     materialize_grads = True
 
     def __init__(self, fn, xp):
@@ -125,9 +127,11 @@ class ArrayFunction:
         record = False
         raw = []
         edges = []
+        inputs = []
         for a in args:
             if isinstance(a, Tensor):
                 d = a._data
+                inputs.append(a)
                 if xp is None:
                     xp = _np if type(d) is _ndarray else get_xp(d)
                 if a._requires_grad:
@@ -146,6 +150,7 @@ class ArrayFunction:
         if record:  # before forward, so that forward may consult needs_input_grad (as in PyTorch)
             ctx.next_edges = tuple(edges)
             ctx.needs_input_grad = tuple([e is not None for e in edges])
+            ctx._versions = tuple([(_weakref(a), a._version) for a in inputs])
             if st.anomaly:
                 ctx._stack = traceback.format_stack()[:-1]
         elif not raw_mode:
