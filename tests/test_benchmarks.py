@@ -108,7 +108,24 @@ def test_lamina_bench_without_a_checkout_says_so(monkeypatch, capsys):
     assert e.value.code == 2
 
 
-def test_parallel_map_keeps_order_and_runs_nested_calls_serially():
+@pytest.fixture
+def pool_on(monkeypatch):
+    monkeypatch.setattr(threads._pool, "mode", "on")
+
+
+def test_intraop_pool_engages_only_on_an_oversubscribed_machine(monkeypatch):
+    monkeypatch.setattr(threads._pool, "mode", "off")
+    assert threads.intraop_threads() == 1
+    monkeypatch.setattr(threads._pool, "mode", "auto")
+    monkeypatch.setattr(threads._pool, "_checked", -1e9)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert threads.intraop_threads() == 1
+    monkeypatch.setattr(threads._pool, "_checked", -1e9)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (100.0, 0.0, 0.0))
+    assert threads._pool.oversubscribed()
+
+
+def test_parallel_map_keeps_order_and_runs_nested_calls_serially(pool_on):
     seen = []
 
     def inner(i):
@@ -126,7 +143,7 @@ def test_parallel_map_keeps_order_and_runs_nested_calls_serially():
         assert threads._pool.get_blas() == threads.intraop_threads()
 
 
-def test_parallel_map_error_propagates_and_pool_recovers():
+def test_parallel_map_error_propagates_and_pool_recovers(pool_on):
     def boom(i):
         if i == 3:
             raise ValueError("chunk 3")
@@ -137,7 +154,7 @@ def test_parallel_map_error_propagates_and_pool_recovers():
     assert threads.parallel_map(boom, [(i,) for i in (0, 1, 2)]) == [0, 1, 2]
 
 
-def test_conv_is_the_same_serial_and_threaded(monkeypatch):
+def test_conv_is_the_same_serial_and_threaded(monkeypatch, pool_on):
     rng = np.random.default_rng(0)
     x = lamina.tensor(rng.standard_normal((9, 5, 11, 10)).astype(np.float32), requires_grad=True)
     conv = lamina.nn.Conv2d(5, 7, 3, padding=1)
@@ -159,3 +176,17 @@ def test_tune_allocator_is_idempotent():
     assert malloc.tune_allocator() is first
     if sys.platform.startswith("linux") and os.path.exists("/lib/x86_64-linux-gnu/libc.so.6"):
         assert first is (os.environ.get("LAMINA_MALLOC_TUNE", "1") != "0")
+
+
+def test_single_threaded_blas_sets_one_thread_and_restores(pool_on):
+    before = threads.intraop_threads()
+    with threads.single_threaded_blas():
+        if threads._pool.get_blas is not None:
+            assert threads._pool.get_blas() == 1
+        assert threads.intraop_threads() == 1  # nothing inside fans out again
+        with threads.single_threaded_blas():  # nested: a no-op
+            assert threads.intraop_threads() == 1
+        assert threads.parallel_map(lambda i: i + 1, [(1,), (2,)]) == [2, 3]
+    assert threads.intraop_threads() == before
+    if threads._pool.get_blas is not None:
+        assert threads._pool.get_blas() == before
