@@ -12,9 +12,11 @@ The thread count is OpenBLAS's (``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS``, 
 library NumPy links; where that library cannot be found (another BLAS), chunks run one after another as before.
 
 On an idle machine OpenBLAS's own threading is the faster of the two (measured: W3 71 ms with it, 95 ms with
-the pool), so by default (``LAMINA_INTRAOP=auto``) the pool and ``single_threaded_blas`` engage only while the
-machine is oversubscribed: the 1-minute load average above the CPU count (checked at most once a second).
-``LAMINA_INTRAOP=on`` or ``off`` forces either behaviour.
+the pool), so the pool is off by default.  ``LAMINA_INTRAOP=on`` turns it on; ``LAMINA_INTRAOP=auto`` engages it
+only while the machine is oversubscribed (the 1-minute load average above the CPU count, checked at most once a
+second).  The pool splits a convolution's weight-gradient sum into per-thread partial sums, so its results differ
+from the serial path's in the last bits: ``auto`` therefore trades bit-for-bit reproducibility between runs (a
+resumed run may take the other path) for speed on a busy machine, which is why it is not the default.
 """
 
 import concurrent.futures
@@ -55,7 +57,7 @@ class _Pool:
         self.executor = None
         self.size = 0
         self.local = threading.local()
-        self.mode = os.environ.get("LAMINA_INTRAOP", "auto").lower()
+        self.mode = os.environ.get("LAMINA_INTRAOP", "off").lower()
         self._checked = -1.0
         self._busy_machine = False
 
