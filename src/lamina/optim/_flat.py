@@ -44,7 +44,7 @@ def _plan(sizes, offsets, block, indices):
         n, lo = sizes[i], offsets[i]
         if n == 0:
             continue
-        if n > block // 2:
+        if n > block // 16:  # gathering costs two extra passes over it: run a mid-sized parameter in place
             if cur:
                 blocks.append((cur_lo, cur_lo + cur_n, tuple(cur)))
                 cur, cur_n = [], 0
