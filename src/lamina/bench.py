@@ -47,23 +47,10 @@ def _run(args):
     return subprocess.run(cmd).returncode
 
 
-def _count(low):
-    import argparse
-
-    def parse(text):
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if v < low:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text}")
-        return v
-
-    return parse
-
-
 def add_command(subparsers):
     """Add ``bench`` to the ``lamina`` command."""
+    from lamina.cli import _int_at_least
+
     p = subparsers.add_parser(
         "bench", help="time lamina against PyTorch on the W1-W7 workloads (benchmarks/run.py)",
         description="Runs benchmarks/run.py of lamina's source checkout: W1-W7 in lamina and in PyTorch, each in "
@@ -71,10 +58,10 @@ def add_command(subparsers):
                     "training-step memory.")
     p.add_argument("-w", "--workloads", default="W1,W2,W3,W4,W5,W6,W7", help="comma-separated, e.g. W1,W3")
     p.add_argument("--quick", action="store_true", help="few repeats, one round (a smoke run, not a measurement)")
-    p.add_argument("--rounds", type=_count(1), default=None, help="interleaved rounds per workload (default 3)")
-    p.add_argument("--warmup", type=_count(0), default=None, help="untimed steps per subprocess (default 5)")
-    p.add_argument("--repeats", type=_count(1), default=None, help="timed steps per subprocess (default 30)")
-    p.add_argument("--threads", type=_count(1), default=None, help="threads per framework (default 2)")
+    p.add_argument("--rounds", type=_int_at_least(1), default=None, help="interleaved rounds per workload (default 3)")
+    p.add_argument("--warmup", type=_int_at_least(0), default=None, help="untimed steps per subprocess (default 5)")
+    p.add_argument("--repeats", type=_int_at_least(1), default=None, help="timed steps per subprocess (default 30)")
+    p.add_argument("--threads", type=_int_at_least(1), default=None, help="threads per framework (default 2)")
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
     p.add_argument("--frameworks", default="lamina,torch", help="comma-separated subset of lamina,torch")
     p.add_argument("--harness", default=None, help="path of benchmarks/run.py (default: the source checkout's)")

@@ -431,20 +431,27 @@ def _images(arr, input_shape, scale, path):
     return arr
 
 
+def _checkpoint_and_images(checkpoint, path):
+    """The checkpoint's state and config, and the images of the .npy file ``path`` scaled as its dataset was."""
+    import numpy as np
+
+    state, config = _read_config(checkpoint)
+    try:
+        raw = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise UsageError(f"{path} is not a readable .npy array file ({e})") from None
+    if not isinstance(raw, np.ndarray):
+        raise UsageError(f"{path}: expected a .npy array file, got an .npz archive")
+    return state, config, _images(raw, config["input_shape"], config.get("input_scale", 1.0), path)
+
+
 def _cmd_predict(args):
     import numpy as np
 
     from lamina import nn
     from lamina.training import Trainer
 
-    state, config = _read_config(args.checkpoint)
-    try:
-        raw = np.load(args.input, allow_pickle=False)
-    except (ValueError, OSError) as e:
-        raise UsageError(f"{args.input} is not a readable .npy array file ({e})") from None
-    if not isinstance(raw, np.ndarray):
-        raise UsageError(f"{args.input}: expected a .npy array file, got an .npz archive")
-    images = _images(raw, config["input_shape"], config.get("input_scale", 1.0), args.input)
+    state, config, images = _checkpoint_and_images(args.checkpoint, args.input)
     model = _build_model(config)
     model.load_state_dict(state["model"])
     trainer = Trainer(model, None, nn.CrossEntropyLoss())

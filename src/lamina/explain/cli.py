@@ -46,18 +46,10 @@ def add_command(subparsers):
 
 
 def _load(args):
-    import numpy as np
 
-    from lamina.cli import UsageError, _build_model, _images, _read_config
+    from lamina.cli import UsageError, _build_model, _checkpoint_and_images
 
-    state, config = _read_config(args.checkpoint)
-    try:
-        raw = np.load(args.input, allow_pickle=False)
-    except (ValueError, OSError) as e:
-        raise UsageError(f"{args.input} is not a readable .npy array file ({e})") from None
-    if not isinstance(raw, np.ndarray):
-        raise UsageError(f"{args.input}: expected a .npy array file, got an .npz archive")
-    images = _images(raw, config["input_shape"], config.get("input_scale", 1.0), args.input)
+    state, config, images = _checkpoint_and_images(args.checkpoint, args.input)
     if images.shape[0] == 0:
         raise UsageError(f"{args.input}: holds no images")
     model = _build_model(config)
